@@ -1,0 +1,151 @@
+/**
+ * The client side of the opening handshake over HTTP/1.1 (RFC 6455 section 4.1), for Node: an
+ * `http`/`https` GET with Upgrade, the server's answer validated by the sans-I/O core, then a
+ * `WebSocketConnection` in the client role (every frame masked with a fresh crypto-random key).
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { HandshakeError } from '../../protocol/errors.js';
+import { buildClientRequest, validateServerResponse } from '../../protocol/ws/handshake.js';
+import { WebSocketConnection } from './connection.js';
+import { random16 } from './random.js';
+
+export interface ClientOptions {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: readonly string[];
+  /** Extra request headers (Authorization, Cookie...). */
+  headers?: Readonly<Record<string, string>>;
+  /** Origin header to send (browsers always send one; Node clients only when asked). */
+  origin?: string;
+  /** Milliseconds for the whole handshake. Default 30 s. */
+  handshakeTimeout?: number;
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxPayload?: number;
+  /** Milliseconds to wait for the server to close TCP after the closing handshake. Default 30 s. */
+  closeTimeout?: number;
+  /** Outbound bytes above which reading pauses until they drain. Default 1 MiB. */
+  highWaterMark?: number;
+  /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername...). */
+  tls?: TlsOptions;
+  /** Emit 'frame' for every frame (inspection). */
+  inspectFrames?: boolean;
+  /** Abort the handshake. */
+  signal?: AbortSignal;
+}
+
+/** Parse and check a WebSocket URL: ws, wss (and http, https mapped to them), no fragment. */
+export function parseWebSocketUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(String(input));
+  } catch {
+    throw new SyntaxError(`invalid URL: ${String(input)}`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new SyntaxError(`unsupported URL scheme ${url.protocol} (expected ws: or wss:)`);
+  }
+  if (url.hash !== '' || String(input).includes('#'))
+    throw new SyntaxError('a WebSocket URL must not have a fragment');
+  return url;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+
+/** Open a WebSocket connection; resolves once the server accepted the handshake. */
+export function connect(input: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
+  let url: URL;
+  try {
+    url = parseWebSocketUrl(input);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const protocols = options.protocols ?? [];
+  const handshake = buildClientRequest({ random16: random16(), protocols, origin: options.origin });
+  const secure = url.protocol === 'wss:';
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const headers = { ...options.headers, ...handshake.headers };
+
+  return new Promise<WebSocketConnection>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      req.destroy();
+      reject(error);
+    };
+    const request = secure ? httpsRequest : httpRequest;
+    const req = request({
+      ...(secure ? options.tls : {}),
+      host: hostname,
+      port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+      path: url.pathname + url.search,
+      method: 'GET',
+      headers,
+      agent: false,
+      servername: secure ? (options.tls?.servername ?? hostname) : undefined,
+    });
+    const timer = setTimeout(
+      () => fail(new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'opening handshake timed out')),
+      options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    );
+    timer.unref();
+    const onAbort = () => fail(new Error('the opening handshake was aborted'));
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    req.on('error', (error) => fail(error));
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      fail(
+        new HandshakeError(
+          'WS_ERR_BAD_STATUS',
+          res.statusCode ?? 0,
+          `unexpected server response: ${res.statusCode}`,
+        ),
+      );
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (settled) {
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      let negotiated: ReturnType<typeof validateServerResponse>;
+      try {
+        negotiated = validateServerResponse(
+          { status: res.statusCode ?? 0, headers: res.headers },
+          { key: handshake.key, protocols },
+        );
+      } catch (error) {
+        socket.destroy();
+        return fail(error as Error);
+      }
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      const setNoDelay = (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay;
+      if (typeof setNoDelay === 'function') setNoDelay.call(socket, true);
+      const connection = new WebSocketConnection(socket, {
+        role: 'client',
+        protocol: negotiated.protocol,
+        extensions: '',
+        maxPayload: options.maxPayload,
+        closeTimeout: options.closeTimeout,
+        highWaterMark: options.highWaterMark,
+        inspectFrames: options.inspectFrames,
+        head,
+        url: url.href,
+      });
+      resolve(connection);
+      // Start reading after the caller's continuation has attached its listeners.
+      setImmediate(() => connection.start());
+    });
+    req.end();
+  });
+}

@@ -1,0 +1,336 @@
+/**
+ * The Node adapter of a WebSocket connection: a core `Connection` joined to a byte stream (a TCP or TLS
+ * socket after an HTTP/1.1 upgrade, or later an HTTP/2 stream). It owns what the core must not: the
+ * socket, the close timer, backpressure in both directions, and the typed events users listen to.
+ *
+ * The API follows ws's server-side socket so code moves over with few changes: `send(data, opts, cb)`,
+ * `ping`, `pong`, `close(code, reason)`, `terminate()`, `bufferedAmount`, and 'message', 'ping', 'pong',
+ * 'close', 'error', 'drain' events. Differences: the 'close' reason is a string, and an 'error' event is
+ * only emitted when someone listens, so a misbehaving peer can never crash the process.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { ProtocolError } from '../../protocol/errors.js';
+import {
+  Connection,
+  type ConnectionHandler,
+  type FrameInfo,
+  LocalStateError,
+  ReadyState,
+  type Role,
+} from '../../protocol/ws/connection.js';
+import { randomMask } from './random.js';
+
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Events and their listener arguments. */
+export type WebSocketConnectionEvents = {
+  /** A complete message; `isBinary` false for text (the bytes are valid UTF-8). */
+  message: [data: Buffer, isBinary: boolean];
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** The connection is closed: the close code received (1005 none, 1006 abnormal) and reason. */
+  close: [code: number, reason: string, wasClean: boolean];
+  error: [error: Error];
+  /** The outbound buffer went over the high-water mark and has now drained. */
+  drain: [];
+  /** Every frame in and out, when `inspectFrames` is set. */
+  frame: [frame: FrameInfo];
+};
+
+export interface ConnectionAdapterOptions {
+  role: Role;
+  /** Negotiated subprotocol ('' for none). */
+  protocol?: string;
+  /** Negotiated extensions header value ('' for none). */
+  extensions?: string;
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxPayload?: number;
+  /** How long to wait for the peer to finish the closing handshake before destroying the socket. */
+  closeTimeout?: number;
+  /** Bytes queued for writing above which reading pauses until the queue drains. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Emit 'frame' for every frame read and written. */
+  inspectFrames?: boolean;
+  /** Bytes already read past the handshake (the `head` of an upgrade). */
+  head?: Buffer;
+  /** Request URL path, for the server side. */
+  url?: string;
+}
+
+export interface SendOptions {
+  /** Send as binary even when given a string; default: text for strings, binary otherwise. */
+  binary?: boolean;
+  /** false to send a fragment; the message continues with the next send (default true). */
+  fin?: boolean;
+}
+
+type Callback = (error?: Error | null) => void;
+
+const DEFAULT_CLOSE_TIMEOUT = 30_000;
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+export class NotOpenError extends Error {
+  override readonly name = 'NotOpenError';
+  readonly code = 'WS_ERR_NOT_OPEN';
+}
+
+export class WebSocketConnection
+  extends EventEmitter<WebSocketConnectionEvents>
+  implements ConnectionHandler
+{
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly url: string;
+  /** Set by the server's heartbeat: has anything arrived since the last ping? */
+  isAlive = true;
+
+  private readonly core: Connection;
+  private readonly socket: Duplex;
+  private readonly closeTimeout: number;
+  private readonly highWaterMark: number;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private pendingCallback: Callback | null = null;
+  private readingPausedForBackpressure = false;
+  private readingPausedByUser = false;
+  private closed = false;
+  private started = false;
+  private head: Buffer | null;
+
+  constructor(socket: Duplex, options: ConnectionAdapterOptions) {
+    super();
+    this.socket = socket;
+    this.protocol = options.protocol ?? '';
+    this.extensions = options.extensions ?? '';
+    this.url = options.url ?? '';
+    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.core = new Connection(
+      {
+        role: options.role,
+        maxPayload: options.maxPayload,
+        generateMask: options.role === 'client' ? randomMask : undefined,
+        onFrame: options.inspectFrames ? (f) => this.emit('frame', f) : undefined,
+      },
+      this,
+    );
+    this.head = options.head ?? null;
+    socket.on('end', this.onSocketEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+    socket.on('drain', this.onSocketDrain);
+  }
+
+  /**
+   * Start reading: the bytes that came with the handshake first, then the socket. Called by the server
+   * and the client once the application had its chance to attach listeners; until then the socket
+   * stays paused, so nothing is lost.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const head = this.head;
+    this.head = null;
+    if (head !== null && head.length > 0) this.onSocketData(head);
+    this.socket.on('data', this.onSocketData);
+    if (!this.readingPausedByUser && !this.readingPausedForBackpressure) this.socket.resume();
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.core.readyState;
+  }
+
+  /** Bytes accepted by send() and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** The remote address, when the transport is a socket. */
+  get remoteAddress(): string | undefined {
+    return (this.socket as Duplex & { remoteAddress?: string }).remoteAddress;
+  }
+
+  /**
+   * Send a message. Strings go as text unless `binary` is set; everything else as binary. The callback
+   * runs once the frame is handed to the OS, or with an error if the connection is not open (nothing is
+   * sent then, and `send` returns false). Throws only while CONNECTING, as the WebSocket API does.
+   */
+  send(data: WebSocketData, options?: SendOptions | Callback, cb?: Callback): boolean {
+    if (typeof options === 'function') {
+      cb = options;
+      options = undefined;
+    }
+    const isText = typeof data === 'string' && options?.binary !== true;
+    const bytes = toBytes(data);
+    return this.write(cb, () => this.core.send(bytes, isText, options?.fin ?? true));
+  }
+
+  ping(data: WebSocketData = EMPTY, cb?: Callback): boolean {
+    const bytes = toBytes(data);
+    return this.write(cb, () => this.core.ping(bytes));
+  }
+
+  pong(data: WebSocketData = EMPTY, cb?: Callback): boolean {
+    const bytes = toBytes(data);
+    return this.write(cb, () => this.core.pong(bytes));
+  }
+
+  /**
+   * Start the closing handshake. Without a code, the close frame carries no status (the peer sees 1005).
+   * Throws RangeError/TypeError for a code that may not be sent or a reason over 123 bytes.
+   */
+  close(code?: number, reason?: string): void {
+    if (this.closed) return;
+    this.core.close(code, reason ?? '');
+    this.armCloseTimer();
+  }
+
+  /** Destroy the socket now, without a closing handshake. */
+  terminate(): void {
+    if (this.closed) return;
+    this.socket.destroy();
+  }
+
+  /** Stop reading from the peer (messages stay queued in the kernel; TCP flow control pushes back). */
+  pause(): void {
+    this.readingPausedByUser = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.readingPausedByUser = false;
+    if (!this.readingPausedForBackpressure) this.socket.resume();
+  }
+
+  // ConnectionHandler (called by the core) --------------------------------------------------------
+
+  onMessage(data: Buffer, isText: boolean): void {
+    this.emit('message', data, !isText);
+  }
+
+  onPing(payload: Buffer): void {
+    this.emit('ping', payload);
+  }
+
+  onPong(payload: Buffer): void {
+    this.emit('pong', payload);
+  }
+
+  onCloseFrame(): void {
+    // Client role: the server closes TCP first (section 7.1.1); wait for it, but not forever.
+    this.armCloseTimer();
+  }
+
+  onWrite(chunks: Buffer[]): void {
+    const socket = this.socket;
+    const cb = this.pendingCallback;
+    this.pendingCallback = null;
+    let ok: boolean;
+    if (chunks.length === 1) {
+      ok = cb === null ? socket.write(chunks[0]) : socket.write(chunks[0], cb);
+    } else {
+      socket.cork();
+      for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]);
+      ok =
+        cb === null ? socket.write(chunks[chunks.length - 1]) : socket.write(chunks[chunks.length - 1], cb);
+      socket.uncork();
+    }
+    if (!ok && socket.writableLength >= this.highWaterMark && !this.readingPausedForBackpressure) {
+      // Backpressure: while the peer does not read what we write, stop reading what it writes.
+      this.readingPausedForBackpressure = true;
+      socket.pause();
+    }
+  }
+
+  onEnd(): void {
+    // Both close frames crossed (server), or the connection failed: close the transport.
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  onProtocolError(error: ProtocolError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  // Socket events ---------------------------------------------------------------------------------
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    this.isAlive = true;
+    this.core.receiveData(chunk);
+  };
+
+  private readonly onSocketEnd = (): void => {
+    // The peer will send nothing more; finish our side too.
+    this.socket.end();
+  };
+
+  private readonly onSocketDrain = (): void => {
+    if (this.readingPausedForBackpressure) {
+      this.readingPausedForBackpressure = false;
+      if (!this.readingPausedByUser) this.socket.resume();
+    }
+    this.emit('drain');
+  };
+
+  private readonly onSocketError = (error: Error): void => {
+    // Reset, EPIPE, TLS errors: the socket closes next, and 'close' reports 1006.
+    if (this.listenerCount('error') > 0 && !this.closed) this.emit('error', error);
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+    const { code, reason, wasClean } = this.core.receiveEof();
+    this.emit('close', code, reason, wasClean);
+  };
+
+  // Helpers ---------------------------------------------------------------------------------------
+
+  private write(cb: Callback | undefined, operation: () => void): boolean {
+    if (this.core.readyState !== ReadyState.Open || this.closed) {
+      const error = new NotOpenError(
+        `WebSocket is not open: readyState ${this.core.readyState} (${STATE_NAMES[this.core.readyState]})`,
+      );
+      if (cb !== undefined) process.nextTick(cb, error);
+      return false;
+    }
+    this.pendingCallback = cb ?? null;
+    try {
+      operation();
+    } catch (error) {
+      this.pendingCallback = null;
+      if (error instanceof LocalStateError) {
+        if (cb !== undefined) process.nextTick(cb, new NotOpenError(error.message));
+        return false;
+      }
+      throw error;
+    }
+    return true;
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.closed) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.closeTimer.unref();
+  }
+}
+
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+const EMPTY = Buffer.alloc(0);
+
+export function toBytes(data: WebSocketData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+}

@@ -1,0 +1,364 @@
+/**
+ * WebSocketServer: accepts RFC 6455 opening handshakes on an http/https server (attached), on a server
+ * of its own (standalone, `port`), or from the caller's own 'upgrade' handler (`noServer` with
+ * `handleUpgrade`). Several servers can share one http server, each on its own `path`.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { HandshakeError } from '../../protocol/errors.js';
+import { buildAcceptResponse, buildRefusal, validateClientRequest } from '../../protocol/ws/handshake.js';
+import { WebSocketConnection } from './connection.js';
+
+/** What `authenticate` answers: accept, or refuse with a status (default 401), headers and a message. */
+export type AuthResult =
+  | boolean
+  | undefined
+  | void
+  | { status: number; headers?: Record<string, string>; message?: string };
+
+export interface WebSocketServerOptions {
+  /** Attach to this http or https server. */
+  server?: HttpServer | HttpsServer;
+  /** Or listen on a server of our own. */
+  port?: number;
+  host?: string;
+  /** Or accept only what the caller passes to handleUpgrade(). */
+  noServer?: boolean;
+  /** Only this URL path (query ignored). Without it, every path. */
+  path?: string;
+  /** Largest message accepted, in bytes, enforced as frames arrive. Default 16 MiB. */
+  maxPayload?: number;
+  /**
+   * Milliseconds allowed from the upgrade request to the 101 answer, hooks included; on a standalone
+   * server also the time a client may take to send its request head. Default 10 s.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Ping every client this often (ms) and terminate one from which nothing, not even a pong, arrived
+   * since the previous ping. 0 (the default) turns heartbeats off.
+   */
+  heartbeatInterval?: number;
+  /** Allowed Origin values (exact match), or a predicate. A browser from elsewhere gets 403. */
+  origins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
+  /** Decide whether to accept a request; may be async. Refuse with any status and headers. */
+  authenticate?: (req: IncomingMessage) => AuthResult | Promise<AuthResult>;
+  /**
+   * Choose a subprotocol among those offered (client's order of preference), or false for none.
+   * Default: the first one offered, as ws does.
+   */
+  handleProtocols?: (protocols: readonly string[], req: IncomingMessage) => string | false;
+  /** Milliseconds to wait for the peer's side of the closing handshake. Default 30 s. */
+  closeTimeout?: number;
+  /** Outbound bytes above which a connection stops reading until they drain. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Track connections in `clients` (default true). */
+  clientTracking?: boolean;
+}
+
+export type WebSocketServerEvents = {
+  connection: [socket: WebSocketConnection, request: IncomingMessage];
+  listening: [];
+  /** A handshake was refused or failed: for logging; the socket was already answered and closed. */
+  handshakeError: [error: HandshakeError, request: IncomingMessage];
+  error: [error: Error];
+  close: [];
+};
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+interface Route {
+  path: string | undefined;
+  server: WebSocketServer;
+}
+
+/** One 'upgrade' listener per http server, dispatching on the path to the WebSocketServers sharing it. */
+const routers = new WeakMap<HttpServer | HttpsServer, Route[]>();
+
+function attach(http: HttpServer | HttpsServer, route: Route): void {
+  let routes = routers.get(http);
+  if (routes === undefined) {
+    const list: Route[] = [];
+    routes = list;
+    routers.set(http, list);
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const pathname = pathOf(req.url);
+      const match = list.find((r) => r.path === undefined || r.path === pathname);
+      if (match !== undefined) {
+        match.server.handleUpgrade(req, socket, head, (ws) => match.server.emit('connection', ws, req));
+        return;
+      }
+      // Leave the request to another upgrade handler if the application installed one.
+      if (http.listenerCount('upgrade') > 1) return;
+      refuse(socket, new HandshakeError('WS_ERR_NOT_FOUND', 404, `no WebSocket endpoint at ${pathname}`));
+    };
+    http.on('upgrade', listener);
+  }
+  routes.push(route);
+}
+
+function detach(http: HttpServer | HttpsServer, server: WebSocketServer): void {
+  const routes = routers.get(http);
+  if (routes === undefined) return;
+  const at = routes.findIndex((r) => r.server === server);
+  if (at >= 0) routes.splice(at, 1);
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function refuse(socket: Duplex, error: HandshakeError): void {
+  if (socket.writable) {
+    socket.end(buildRefusal(error.status, error.message, error.headers));
+    // Make sure a peer that never reads cannot keep the socket.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  } else {
+    socket.destroy();
+  }
+}
+
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
+  /** Open connections (when clientTracking is on). */
+  readonly clients = new Set<WebSocketConnection>();
+  private readonly options: WebSocketServerOptions;
+  private readonly http: HttpServer | HttpsServer | null;
+  private readonly ownsServer: boolean;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: WebSocketServerOptions) {
+    super();
+    this.options = options;
+    const modes =
+      Number(options.server !== undefined) +
+      Number(options.port !== undefined) +
+      Number(options.noServer === true);
+    if (modes !== 1) throw new TypeError('exactly one of server, port or noServer must be given');
+    if (options.port !== undefined) {
+      const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      const http = createServer(
+        { connectionsCheckingInterval: Math.max(100, Math.min(1000, timeout / 2)) } as Parameters<
+          typeof createServer
+        >[0] &
+          object,
+        (_req: IncomingMessage, res: ServerResponse) => {
+          const body = 'Upgrade Required\n';
+          res.writeHead(426, {
+            'Content-Type': 'text/plain',
+            'Content-Length': body.length,
+            Upgrade: 'websocket',
+          });
+          res.end(body);
+        },
+      );
+      // A client that sends half a request head and stalls is answered 408 and dropped after this.
+      http.headersTimeout = timeout;
+      http.requestTimeout = timeout;
+      this.http = http;
+      this.ownsServer = true;
+      http.on('listening', () => this.emit('listening'));
+      http.on('error', (error) => this.emitError(error));
+      http.listen(options.port, options.host);
+    } else {
+      this.http = options.server ?? null;
+      this.ownsServer = false;
+    }
+    if (this.http !== null) attach(this.http, { path: options.path, server: this });
+    const interval = options.heartbeatInterval ?? 0;
+    if (interval > 0) {
+      this.heartbeat = setInterval(() => this.beat(), interval);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** The address of the standalone or attached server. */
+  address(): ReturnType<HttpServer['address']> {
+    return this.http?.address() ?? null;
+  }
+
+  /**
+   * Complete an upgrade the caller received. On success `cb` gets the open connection; on refusal the
+   * socket is answered with the right status and closed, and 'handshakeError' is emitted.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
+  ): void {
+    void this.upgrade(req, socket, head, cb);
+  }
+
+  private async upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
+  ): Promise<void> {
+    // Until the connection object exists, a socket error must not become an uncaught exception.
+    const onEarlyError = () => socket.destroy();
+    socket.on('error', onEarlyError);
+    // Hold any bytes that follow the request until the connection is ready for them.
+    socket.pause();
+    const timeout = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.reject(socket, req, new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 408, 'handshake timed out'));
+    }, timeout);
+    timer.unref();
+    try {
+      if (this.closing !== null) {
+        throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
+      }
+      const request = validateClientRequest({
+        method: req.method ?? '',
+        httpVersion: req.httpVersion,
+        headers: req.headers,
+      });
+      const origins = this.options.origins;
+      if (origins !== undefined) {
+        const allowed =
+          typeof origins === 'function'
+            ? origins(request.origin, req)
+            : request.origin !== undefined && origins.includes(request.origin);
+        if (!allowed) {
+          throw new HandshakeError(
+            'WS_ERR_FORBIDDEN_ORIGIN',
+            403,
+            `origin not allowed: ${request.origin ?? '(none)'}`,
+          );
+        }
+      }
+      if (this.options.authenticate !== undefined) {
+        let verdict: AuthResult;
+        try {
+          verdict = await this.options.authenticate(req);
+        } catch {
+          throw new HandshakeError('WS_ERR_REFUSED', 500, 'authentication failed');
+        }
+        if (timedOut) return;
+        if (verdict === false) throw new HandshakeError('WS_ERR_REFUSED', 401, 'unauthorized');
+        if (typeof verdict === 'object' && verdict !== null) {
+          throw new HandshakeError(
+            'WS_ERR_REFUSED',
+            verdict.status,
+            verdict.message ?? 'refused',
+            verdict.headers ?? {},
+          );
+        }
+      }
+      let protocol: string | undefined;
+      if (request.protocols.length > 0) {
+        const chosen = this.options.handleProtocols
+          ? this.options.handleProtocols(request.protocols, req)
+          : request.protocols[0]!;
+        if (chosen !== false) {
+          if (!request.protocols.includes(chosen)) {
+            throw new HandshakeError(
+              'WS_ERR_BAD_PROTOCOL',
+              500,
+              'handleProtocols chose a subprotocol that was not offered',
+            );
+          }
+          protocol = chosen;
+        }
+      }
+      if (socket.destroyed || !socket.writable) return; // the client left while we were deciding
+      clearTimeout(timer);
+      socket.write(buildAcceptResponse({ key: request.key, protocol }));
+      socket.off('error', onEarlyError);
+      const setNoDelay = (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay;
+      if (typeof setNoDelay === 'function') setNoDelay.call(socket, true);
+      const ws = new WebSocketConnection(socket, {
+        role: 'server',
+        protocol,
+        maxPayload: this.options.maxPayload,
+        closeTimeout: this.options.closeTimeout,
+        highWaterMark: this.options.highWaterMark,
+        head,
+        url: req.url,
+      });
+      if (this.options.clientTracking !== false) {
+        this.clients.add(ws);
+        ws.on('close', () => this.clients.delete(ws));
+      }
+      cb(ws, req);
+      ws.start();
+    } catch (error) {
+      if (timedOut) return;
+      const refusal =
+        error instanceof HandshakeError
+          ? error
+          : new HandshakeError('WS_ERR_REFUSED', 500, 'internal error during handshake');
+      this.reject(socket, req, refusal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private reject(socket: Duplex, req: IncomingMessage, error: HandshakeError): void {
+    refuse(socket, error);
+    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', error, req);
+  }
+
+  private beat(): void {
+    for (const client of this.clients) {
+      if (!client.isAlive) {
+        client.terminate();
+        continue;
+      }
+      client.isAlive = false;
+      client.ping();
+    }
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else
+      queueMicrotask(() => {
+        throw error;
+      });
+  }
+
+  /**
+   * Stop accepting, close every connection with 1001 (going away), and resolve once all are closed
+   * (connections that do not finish the closing handshake are destroyed after closeTimeout).
+   */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closing = (async () => {
+      if (this.heartbeat !== null) clearInterval(this.heartbeat);
+      if (this.http !== null) detach(this.http, this);
+      const pending = [...this.clients].map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            if (client.readyState === WebSocketConnection.CLOSED) return resolve();
+            client.once('close', () => resolve());
+            client.close(1001, 'server shutting down');
+          }),
+      );
+      const stopListening =
+        this.ownsServer && this.http !== null
+          ? new Promise<void>((resolve) => {
+              const http = this.http as HttpServer;
+              if (!http.listening) return resolve();
+              http.close(() => resolve());
+              http.closeIdleConnections();
+            })
+          : Promise.resolve();
+      await Promise.all([...pending, stopListening]);
+      this.emit('close');
+    })();
+    return this.closing;
+  }
+}
