@@ -16,3 +16,6 @@ export {
   type WebSocketServerEvents,
   type WebSocketServerOptions,
 } from './transports/ws/server.js';
+export { CloseEvent, ErrorEvent } from './web/events.js';
+export { type BinaryType, WebSocket, type WebSocketOptions } from './web/websocket.js';
+export { type RunningServer, type ServeOptions, startServer } from './server/serve.js';

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * conduit serve | connect
+ */
+import { runConnect } from './connect.js';
+import { runServe } from './serve.js';
+
+const USAGE = `Usage:
+  conduit serve   [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+  conduit connect <url> [--subprotocol P]... [--header "Name: value"]... [--show-frames] [--echo] [--insecure]
+
+Run 'conduit <command> --help' for details.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest);
+    case 'connect':
+      return runConnect(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`conduit: unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`conduit: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

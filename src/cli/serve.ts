@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { startServer } from '../server/serve.js';
+
+const HELP = `Usage: conduit serve [options]
+
+  --host H          address to listen on (default 127.0.0.1)
+  --port P          port (default 8080; 0 picks a free one)
+  --tls-cert FILE   PEM certificate: serve https:// and wss://
+  --tls-key FILE    PEM private key for --tls-cert
+  --max-payload N   largest message in bytes (default 16777216)
+  --heartbeat MS    ping interval, 0 to disable (default 30000)
+
+Endpoints: GET / (demo page), WS /echo, WS /broadcast, GET /healthz.
+Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).`;
+
+/** Returns -1: the process stays up until a signal. */
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8080' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'max-payload': { type: 'string' },
+      heartbeat: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const port = parseInteger(values.port, '--port');
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new Error('--tls-cert and --tls-key go together');
+  }
+  const tls =
+    values['tls-cert'] && values['tls-key']
+      ? { cert: await readFile(values['tls-cert']), key: await readFile(values['tls-key']) }
+      : undefined;
+  const server = await startServer({
+    host: values.host,
+    port,
+    tls,
+    maxPayload: values['max-payload'] === undefined ? undefined : parseInteger(values['max-payload'], '--max-payload'),
+    heartbeatInterval: values.heartbeat === undefined ? undefined : parseInteger(values.heartbeat, '--heartbeat'),
+  });
+  const ws = server.url.replace(/^http/, 'ws');
+  process.stdout.write(`conduit serving ${server.url}/  (WebSocket: ${ws}/echo, ${ws}/broadcast)\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write(`\n${signal}: closing connections...\n`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return -1;
+}
+
+export function parseInteger(value: string, name: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`${name} expects a non-negative integer, got '${value}'`);
+  return Number(value);
+}

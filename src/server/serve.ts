@@ -1,0 +1,128 @@
+/**
+ * The composition root behind `conduit serve`: one HTTP (or HTTPS) server carrying
+ *   GET /            the demo page
+ *   GET /healthz     liveness probe
+ *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
+ *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { CloseCode } from '../protocol/ws/close-codes.js';
+import type { WebSocketConnection } from '../transports/ws/connection.js';
+import { WebSocketServer } from '../transports/ws/server.js';
+
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /** PEM certificate and key: serve HTTPS and wss:. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Largest message accepted, bytes. Default 16 MiB. */
+  maxPayload?: number;
+  /** Heartbeat ping interval, ms (0: off). Default 30 s. */
+  heartbeatInterval?: number;
+  /**
+   * A /broadcast client whose unsent backlog exceeds this many bytes is closed with 1008 rather than
+   * buffered without bound. Default 8 MiB.
+   */
+  broadcastBacklogLimit?: number;
+}
+
+export interface RunningServer {
+  readonly http: Server;
+  readonly port: number;
+  /** Base URL, http: or https:. */
+  readonly url: string;
+  readonly echo: WebSocketServer;
+  readonly broadcast: WebSocketServer;
+  close(): Promise<void>;
+}
+
+const DEMO_PAGE = fileURLToPath(new URL('../../../demo/index.html', import.meta.url));
+
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const page = await readFile(DEMO_PAGE);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
+    } else if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length }).end(page);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    } else if (path === '/echo' || path === '/broadcast') {
+      res.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain' }).end('Upgrade Required\n');
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found\n');
+    }
+  };
+  const http: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createHttpServer(onRequest);
+
+  const common = {
+    server: http,
+    maxPayload: options.maxPayload,
+    heartbeatInterval: options.heartbeatInterval ?? 30_000,
+  };
+  const echo = new WebSocketServer({
+    ...common,
+    path: '/echo',
+    handleProtocols: (protocols) => protocols[0] ?? false,
+  });
+  echo.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => {
+      ws.send(isBinary ? data : data.toString('utf8'));
+    });
+  });
+
+  const broadcast = new WebSocketServer({ ...common, path: '/broadcast' });
+  const backlogLimit = options.broadcastBacklogLimit ?? 8 * 1024 * 1024;
+  broadcast.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        ws.close(CloseCode.UnsupportedData, '/broadcast accepts text messages only');
+        return;
+      }
+      const text = data.toString('utf8');
+      for (const client of broadcast.clients) sendOrShed(client, text, backlogLimit);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 8080, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const scheme = options.tls ? 'https' : 'http';
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    http,
+    port,
+    url: `${scheme}://${urlHost}:${port}`,
+    echo,
+    broadcast,
+    async close() {
+      await Promise.all([echo.close(), broadcast.close()]);
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    },
+  };
+}
+
+function sendOrShed(client: WebSocketConnection, text: string, limit: number): void {
+  if (client.readyState !== 1) return;
+  if (client.bufferedAmount > limit) {
+    client.close(CloseCode.PolicyViolation, 'too slow: broadcast backlog limit exceeded');
+    return;
+  }
+  client.send(text);
+}
