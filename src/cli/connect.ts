@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { opcodeName } from '../protocol/ws/opcodes.js';
 import type { FrameInfo } from '../protocol/ws/connection.js';
+import { opcodeName } from '../protocol/ws/opcodes.js';
 import { connect } from '../transports/ws/client.js';
 
 const HELP = `Usage: conduit connect <url> [options]
@@ -53,7 +53,8 @@ export async function runConnect(argv: string[]): Promise<number> {
     maxPayload,
     tls: values.insecure ? { rejectUnauthorized: false } : undefined,
   });
-  if (!values.echo) out(`connected${ws.protocol ? ` (subprotocol: ${ws.protocol})` : ''}; type to send, Ctrl-D to close`);
+  if (!values.echo)
+    out(`connected${ws.protocol ? ` (subprotocol: ${ws.protocol})` : ''}; type to send, Ctrl-D to close`);
   ws.on('frame', (f) => out(describeFrame(f)));
   ws.on('error', (error) => process.stderr.write(`error: ${error.message}\n`));
 
@@ -62,7 +63,9 @@ export async function runConnect(argv: string[]): Promise<number> {
       ws.send(isBinary ? data : data.toString('utf8'));
     });
   } else {
-    ws.on('message', (data, isBinary) => out(isBinary ? `< [binary ${data.length} bytes] ${preview(data)}` : `< ${data.toString('utf8')}`));
+    ws.on('message', (data, isBinary) =>
+      out(isBinary ? `< [binary ${data.length} bytes] ${preview(data)}` : `< ${data.toString('utf8')}`),
+    );
     ws.on('ping', (p) => out(`< ping ${p.length ? preview(p) : ''}`.trimEnd()));
     const rl = createInterface({ input: process.stdin, terminal: false });
     rl.on('line', (line) => {

@@ -45,8 +45,10 @@ export async function runServe(argv: string[]): Promise<number> {
     host: values.host,
     port,
     tls,
-    maxPayload: values['max-payload'] === undefined ? undefined : parseInteger(values['max-payload'], '--max-payload'),
-    heartbeatInterval: values.heartbeat === undefined ? undefined : parseInteger(values.heartbeat, '--heartbeat'),
+    maxPayload:
+      values['max-payload'] === undefined ? undefined : parseInteger(values['max-payload'], '--max-payload'),
+    heartbeatInterval:
+      values.heartbeat === undefined ? undefined : parseInteger(values.heartbeat, '--heartbeat'),
   });
   const ws = server.url.replace(/^http/, 'ws');
   process.stdout.write(`conduit serving ${server.url}/  (WebSocket: ${ws}/echo, ${ws}/broadcast)\n`);

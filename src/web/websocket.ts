@@ -4,9 +4,10 @@
  * constructor argument with Node options (headers, TLS, timeouts, maxPayload) and the 'nodebuffer'
  * binaryType.
  */
-import { isToken } from '../util/tokens.js';
+
 import { type ClientOptions, connect, parseWebSocketUrl } from '../transports/ws/client.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
+import { isToken } from '../util/tokens.js';
 import { CloseEvent, ErrorEvent } from './events.js';
 
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
@@ -96,7 +97,8 @@ export class WebSocket extends EventTarget {
   /** The send(data) method steps. */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
     // Step 1: CONNECTING throws InvalidStateError.
-    if (this.#readyState === CONNECTING) throw new DOMException('WebSocket is still connecting', 'InvalidStateError');
+    if (this.#readyState === CONNECTING)
+      throw new DOMException('WebSocket is still connecting', 'InvalidStateError');
     let item: Uint8Array | string | Blob;
     let size: number;
     if (typeof data === 'string') {
@@ -109,7 +111,10 @@ export class WebSocket extends EventTarget {
       // Copy now: the caller may change the buffer after send() returns.
       item = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
       size = data.byteLength;
-    } else if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) {
+    } else if (
+      data instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)
+    ) {
       item = new Uint8Array(data.slice(0));
       size = data.byteLength;
     } else {
@@ -140,7 +145,8 @@ export class WebSocket extends EventTarget {
     }
     // Step 2: a reason longer than 123 bytes of UTF-8 is a SyntaxError.
     const reasonText = reason === undefined ? '' : String(reason);
-    if (Buffer.byteLength(reasonText) > 123) throw new DOMException('close reason over 123 bytes', 'SyntaxError');
+    if (Buffer.byteLength(reasonText) > 123)
+      throw new DOMException('close reason over 123 bytes', 'SyntaxError');
     // Step 3: "Run the first matching steps".
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     if (this.#readyState === CONNECTING) {

@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import {
   createServer,
-  type IncomingMessage,
   type Server as HttpServer,
+  type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -20,6 +20,7 @@ import { WebSocketConnection } from './connection.js';
 export type AuthResult =
   | boolean
   | undefined
+  // biome-ignore lint/suspicious/noConfusingVoidType: lets `async (req) => {}` (accept) type-check as a hook.
   | void
   | { status: number; headers?: Record<string, string>; message?: string };
 

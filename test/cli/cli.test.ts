@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connect, WebSocketServer } from '../../src/index.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const children: ChildProcess[] = [];
+
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const exited = once(child, 'exit').then(([code]) => {
+    clearTimeout(timer);
+    return code as number | null;
+  });
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(output: () => string, pattern: RegExp): Promise<RegExpMatchArray> {
+  for (let i = 0; i < 500; i++) {
+    const m = output().match(pattern);
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${pattern}; output so far:\n${output()}`);
+}
+
+describe('conduit CLI', () => {
+  it('serve answers /echo with each message and its type, and closes clients with 1001 on SIGTERM', async () => {
+    const serve = run(['serve', '--port', '0']);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const client = await connect(`ws://127.0.0.1:${port}/echo`, { protocols: ['first', 'second'] });
+    assert.equal(client.protocol, 'first');
+    client.send('text ✓');
+    client.send(Buffer.from([0, 1, 2]));
+    const got: Array<[string, boolean]> = [];
+    client.on('message', (data, isBinary) =>
+      got.push([isBinary ? data.toString('hex') : data.toString(), isBinary]),
+    );
+    while (got.length < 2) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(got, [
+      ['text ✓', false],
+      ['000102', true],
+    ]);
+    const closed = once(client, 'close');
+    serve.child.kill('SIGTERM');
+    const [code] = await closed;
+    assert.equal(code, 1001);
+    assert.equal(await serve.exited, 0);
+  });
+
+  it('serve forwards /broadcast text to every client, the sender included', async () => {
+    const serve = run(['serve', '--port', '0']);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const a = await connect(`ws://127.0.0.1:${port}/broadcast`);
+    const b = await connect(`ws://127.0.0.1:${port}/broadcast`);
+    await new Promise((r) => setTimeout(r, 50));
+    const atA = once(a, 'message');
+    const atB = once(b, 'message');
+    a.send('to everyone');
+    assert.equal(String((await atA)[0]), 'to everyone');
+    assert.equal(String((await atB)[0]), 'to everyone');
+    a.close();
+    b.close();
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  });
+
+  it('connect sends typed lines and prints echoes and frames with --show-frames', async () => {
+    const serve = run(['serve', '--port', '0']);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const client = run(['connect', `ws://127.0.0.1:${port}/echo`, '--show-frames', '--subprotocol', 'demo']);
+    await waitFor(client.output, /connected \(subprotocol: demo\)/);
+    client.child.stdin?.write('first line\n');
+    await waitFor(client.output, /< first line/);
+    client.child.stdin?.end();
+    assert.equal(await client.exited, 0);
+    const out = client.output();
+    assert.match(out, />> text\s+fin=1 rsv=000 mask=1 len=10/);
+    assert.match(out, /<< text\s+fin=1 rsv=000 mask=0 len=10/);
+    assert.match(out, /closed: 1000/);
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  });
+
+  it('connect --echo echoes messages with their type and exits 0 with the close code on a clean close', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const port = (wss.address() as { port: number }).port;
+    const echoed: Array<[string, boolean]> = [];
+    wss.on('connection', (ws, req) => {
+      assert.equal(req.headers['x-token'], 'abc');
+      ws.on('message', (data, isBinary) => {
+        echoed.push([isBinary ? data.toString('hex') : data.toString(), isBinary]);
+        if (echoed.length === 3) ws.close(4000, 'done');
+      });
+      ws.send('hello');
+      ws.send(Buffer.from([0xff, 0x00]));
+      ws.send('frag', { fin: false });
+      ws.send('mented');
+    });
+    const client = run(['connect', `ws://127.0.0.1:${port}/`, '--echo', '--header', 'X-Token: abc']);
+    assert.equal(await client.exited, 0);
+    assert.deepEqual(echoed, [
+      ['hello', false],
+      ['ff00', true],
+      ['fragmented', false],
+    ]);
+    assert.match(client.output(), /closed: 4000 done/);
+    await wss.close();
+  });
+
+  it('connect exits non-zero with a clear message when the handshake is refused', async () => {
+    const serve = run(['serve', '--port', '0']);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const client = run(['connect', `ws://127.0.0.1:${port}/nowhere`]);
+    assert.equal(await client.exited, 1);
+    assert.match(client.output(), /unexpected server response: 404/);
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  });
+});
