@@ -5,6 +5,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { HandshakeError } from '../../protocol/errors.js';
@@ -88,7 +89,8 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
       method: 'GET',
       headers,
       agent: false,
-      servername: secure ? (options.tls?.servername ?? hostname) : undefined,
+      // SNI carries host names only (RFC 6066 section 3), never IP addresses.
+      servername: secure ? (options.tls?.servername ?? (isIP(hostname) === 0 ? hostname : undefined)) : undefined,
     });
     const timer = setTimeout(
       () => fail(new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'opening handshake timed out')),
