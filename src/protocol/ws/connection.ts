@@ -8,7 +8,7 @@
  */
 import { isValidUtf8, Utf8Validator } from '../../util/utf8.js';
 import { ProtocolError } from '../errors.js';
-import { CloseCode, isValidWireCloseCode } from './close-codes.js';
+import { CloseCode, isValidApplicationCloseCode, isValidWireCloseCode } from './close-codes.js';
 import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
 import { encodeClosePayload, serializeFrame } from './frame-writer.js';
 import { isKnownOpcode, Opcode } from './opcodes.js';
@@ -86,6 +86,7 @@ export class Connection implements FrameSink {
   // The frame being received.
   private frameOpcode = 0;
   private frameFin = true;
+  private frameLength = 0;
   private framePieces: Buffer[] = [];
   private frameIsControl = false;
 
@@ -150,26 +151,40 @@ export class Connection implements FrameSink {
     if (this.onFrame !== null) this.onFrame({ ...h, direction: 'in' });
     const opcode = h.opcode;
     // Section 5.2: RSV bits MUST be 0 unless an extension defining them was negotiated.
-    if (h.rsv2 || h.rsv3) return this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV2 and RSV3 must be clear');
+    if (h.rsv2 || h.rsv3) {
+      this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV2 and RSV3 must be clear');
+      return;
+    }
     if (!isKnownOpcode(opcode)) {
-      return this.fail('WS_ERR_INVALID_OPCODE', 1002, `reserved opcode 0x${opcode.toString(16)}`);
+      this.fail('WS_ERR_INVALID_OPCODE', 1002, `reserved opcode 0x${opcode.toString(16)}`);
+      return;
     }
     // Section 5.1: a server MUST close on an unmasked frame; a client MUST close on a masked one.
     if (this.role === 'server' && !h.masked) {
-      return this.fail('WS_ERR_EXPECTED_MASK', 1002, 'client frames must be masked');
+      this.fail('WS_ERR_EXPECTED_MASK', 1002, 'client frames must be masked');
+      return;
     }
     if (this.role === 'client' && h.masked) {
-      return this.fail('WS_ERR_UNEXPECTED_MASK', 1002, 'server frames must not be masked');
+      this.fail('WS_ERR_UNEXPECTED_MASK', 1002, 'server frames must not be masked');
+      return;
     }
     this.frameOpcode = opcode;
     this.frameFin = h.fin;
+    this.frameLength = h.length;
     if (opcode >= 0x8) {
       // Section 5.5: control frames MUST have a payload of 125 bytes or less and MUST NOT be fragmented.
-      if (!h.fin) return this.fail('WS_ERR_INVALID_CONTROL_FRAME', 1002, 'fragmented control frame');
-      if (h.length > 125) {
-        return this.fail('WS_ERR_INVALID_CONTROL_FRAME', 1002, 'control frame payload over 125 bytes');
+      if (!h.fin) {
+        this.fail('WS_ERR_INVALID_CONTROL_FRAME', 1002, 'fragmented control frame');
+        return;
       }
-      if (h.rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set on a control frame');
+      if (h.length > 125) {
+        this.fail('WS_ERR_INVALID_CONTROL_FRAME', 1002, 'control frame payload over 125 bytes');
+        return;
+      }
+      if (h.rsv1) {
+        this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set on a control frame');
+        return;
+      }
       this.frameIsControl = true;
       return;
     }
@@ -177,16 +192,22 @@ export class Connection implements FrameSink {
     if (opcode === Opcode.Continuation) {
       // Section 5.4: a continuation frame only continues a message in progress.
       if (this.messageOpcode === 0) {
-        return this.fail('WS_ERR_UNEXPECTED_CONTINUATION', 1002, 'continuation frame without a message');
+        this.fail('WS_ERR_UNEXPECTED_CONTINUATION', 1002, 'continuation frame without a message');
+        return;
       }
       // RFC 7692 section 6: RSV1 is set on the first frame of a compressed message only.
-      if (h.rsv1) return this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set on a continuation frame');
+      if (h.rsv1) {
+        this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set on a continuation frame');
+        return;
+      }
     } else {
       if (this.messageOpcode !== 0) {
-        return this.fail('WS_ERR_EXPECTED_CONTINUATION', 1002, 'new data frame inside a fragmented message');
+        this.fail('WS_ERR_EXPECTED_CONTINUATION', 1002, 'new data frame inside a fragmented message');
+        return;
       }
       if (h.rsv1 && !this.allowRsv1) {
-        return this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set but no extension negotiated it');
+        this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set but no extension negotiated it');
+        return;
       }
       this.messageOpcode = opcode;
       this.messageCompressed = h.rsv1;
@@ -196,11 +217,8 @@ export class Connection implements FrameSink {
     }
     // Enforce the size limit from the header alone, before a byte of the payload is buffered.
     if (this.messageLength + h.length > this.maxPayload) {
-      return this.fail(
-        'WS_ERR_MESSAGE_TOO_BIG',
-        1009,
-        `message exceeds maxPayload (${this.maxPayload} bytes)`,
-      );
+      this.fail('WS_ERR_MESSAGE_TOO_BIG', 1009, `message exceeds maxPayload (${this.maxPayload} bytes)`);
+      return;
     }
     this.messageLength += h.length;
   }
@@ -212,15 +230,19 @@ export class Connection implements FrameSink {
     }
     if (this.messageOpcode === Opcode.Text && !this.messageCompressed) {
       if (this.validateIncrementally) {
-        if (!this.utf8.push(piece))
-          return this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
-      } else if (this.messagePieces.length > 0 || this.framePieces.length > 0) {
-        // A single-frame message that arrives in several reads: validate what has come, so the
-        // connection fails on the first invalid byte rather than when the frame completes.
+        if (!this.utf8.push(piece)) {
+          this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+          return;
+        }
+      } else if (piece.length !== this.frameLength) {
+        // A single-frame message that arrives in several reads (this piece is not the whole payload):
+        // validate from its first piece on, so the connection fails on the first invalid byte rather
+        // than when the frame completes. A payload that arrives whole is checked once, natively.
         this.validateIncrementally = true;
-        for (const earlier of this.messagePieces) this.utf8.push(earlier);
-        if (!this.utf8.push(piece))
-          return this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+        if (!this.utf8.push(piece)) {
+          this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+          return;
+        }
       }
     }
     this.messagePieces.push(piece);
@@ -240,7 +262,10 @@ export class Connection implements FrameSink {
       const ok = this.validateIncrementally
         ? this.utf8.complete
         : isValidUtf8(joinPieces(this.messagePieces));
-      if (!ok) return this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+      if (!ok) {
+        this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+        return;
+      }
     }
     const data = joinPieces(this.messagePieces);
     this.messagePieces = [];
@@ -270,16 +295,19 @@ export class Connection implements FrameSink {
     let code: number = CloseCode.NoStatus;
     let reason = '';
     if (payload.length === 1) {
-      return this.fail('WS_ERR_INVALID_CLOSE_PAYLOAD', 1002, 'close frame payload of 1 byte');
+      this.fail('WS_ERR_INVALID_CLOSE_PAYLOAD', 1002, 'close frame payload of 1 byte');
+      return;
     }
     if (payload.length >= 2) {
       code = payload.readUInt16BE(0);
       if (!isValidWireCloseCode(code)) {
-        return this.fail('WS_ERR_INVALID_CLOSE_CODE', 1002, `invalid close code ${code}`);
+        this.fail('WS_ERR_INVALID_CLOSE_CODE', 1002, `invalid close code ${code}`);
+        return;
       }
       const reasonBytes = payload.subarray(2);
       if (!isValidUtf8(reasonBytes)) {
-        return this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in the close reason');
+        this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in the close reason');
+        return;
       }
       reason = reasonBytes.toString('utf8');
     }
@@ -336,7 +364,10 @@ export class Connection implements FrameSink {
    * Idempotent once a close frame has been sent.
    */
   close(code?: number, reason = ''): void {
-    if (code !== undefined && !isValidWireCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
+    // An integer code that may appear on the wire: 1000.5 would otherwise go out truncated to 1000.
+    if (code !== undefined && !isValidApplicationCloseCode(code)) {
+      throw new RangeError(`invalid close code ${code}`);
+    }
     if (code === undefined && reason !== '') throw new TypeError('a close reason needs a close code');
     const reasonLength = Buffer.byteLength(reason);
     if (reasonLength > 123) throw new RangeError('a close reason must be 123 bytes of UTF-8 or less');

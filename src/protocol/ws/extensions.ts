@@ -100,7 +100,8 @@ export function parseExtensions(value: string): Extension[] {
     if (s.done()) break;
     const name = s.token('an extension name');
     const paramList: Array<[string, string | true]> = [];
-    const params: Record<string, string | true> = {};
+    // No prototype: a parameter named "constructor", "toString" or "__proto__" is an ordinary key.
+    const params: Record<string, string | true> = Object.create(null);
     s.skipWhitespace();
     while (!s.done() && s.peek() === C.Semicolon) {
       s.at++;
@@ -120,7 +121,7 @@ export function parseExtensions(value: string): Extension[] {
         s.skipWhitespace();
       }
       paramList.push([key, val]);
-      if (!(key in params)) params[key] = val;
+      if (!Object.hasOwn(params, key)) params[key] = val;
     }
     out.push({ name, params, paramList });
     if (s.done()) break;

@@ -80,8 +80,11 @@ export function validateClientRequest(req: RequestHead): ClientRequest {
       Allow: 'GET',
     });
   }
-  const [major, minor] = req.httpVersion.split('.').map(Number);
-  if (major === undefined || minor === undefined || major < 1 || (major === 1 && minor < 1)) {
+  // "major.minor" in digits (a version like "x.y" would otherwise compare as NaN and slip through).
+  const http = /^(\d+)\.(\d+)$/.exec(req.httpVersion);
+  const major = http === null ? 0 : Number(http[1]);
+  const minor = http === null ? 0 : Number(http[2]);
+  if (major < 1 || (major === 1 && minor < 1)) {
     throw new HandshakeError(
       'WS_ERR_BAD_HTTP_VERSION',
       400,
