@@ -96,7 +96,7 @@ export class WebSocketConnection
   private readonly highWaterMark: number;
   private closeTimer: NodeJS.Timeout | null = null;
   private pendingCallback: Callback | null = null;
-  private readingPausedForBackpressure = false;
+  private overHighWaterMark = false;
   private readingPausedByUser = false;
   private closed = false;
   private started = false;
@@ -138,7 +138,7 @@ export class WebSocketConnection
     this.head = null;
     if (head !== null && head.length > 0) this.onSocketData(head);
     this.socket.on('data', this.onSocketData);
-    if (!this.readingPausedByUser && !this.readingPausedForBackpressure) this.socket.resume();
+    if (!this.readingPausedByUser && !this.overHighWaterMark) this.socket.resume();
   }
 
   get readyState(): 0 | 1 | 2 | 3 {
@@ -204,7 +204,7 @@ export class WebSocketConnection
 
   resume(): void {
     this.readingPausedByUser = false;
-    if (!this.readingPausedForBackpressure) this.socket.resume();
+    if (!this.overHighWaterMark) this.socket.resume();
   }
 
   // ConnectionHandler (called by the core) --------------------------------------------------------
@@ -240,9 +240,9 @@ export class WebSocketConnection
         cb === null ? socket.write(chunks[chunks.length - 1]) : socket.write(chunks[chunks.length - 1], cb);
       socket.uncork();
     }
-    if (!ok && socket.writableLength >= this.highWaterMark && !this.readingPausedForBackpressure) {
+    if (!ok && socket.writableLength >= this.highWaterMark && !this.overHighWaterMark) {
       // Backpressure: while the peer does not read what we write, stop reading what it writes.
-      this.readingPausedForBackpressure = true;
+      this.overHighWaterMark = true;
       socket.pause();
     }
   }
@@ -270,10 +270,10 @@ export class WebSocketConnection
   };
 
   private readonly onSocketDrain = (): void => {
-    if (this.readingPausedForBackpressure) {
-      this.readingPausedForBackpressure = false;
-      if (!this.readingPausedByUser) this.socket.resume();
-    }
+    // Only a backlog that went over our high-water mark is reported (the socket drains far more often).
+    if (!this.overHighWaterMark) return;
+    this.overHighWaterMark = false;
+    if (!this.readingPausedByUser) this.socket.resume();
     this.emit('drain');
   };
 

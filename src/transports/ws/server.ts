@@ -248,6 +248,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           throw new HandshakeError('WS_ERR_REFUSED', 500, 'authentication failed');
         }
         if (timedOut) return;
+        if (this.closing !== null) throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
         if (verdict === false) throw new HandshakeError('WS_ERR_REFUSED', 401, 'unauthorized');
         if (typeof verdict === 'object' && verdict !== null) {
           throw new HandshakeError(
