@@ -166,7 +166,7 @@ export class FrameParser {
           if (this.buffered === 0) return;
           const first = this.chunks[0]!;
           const available = first.length - this.offset;
-          const take = available < this.remaining ? available : this.remaining;
+          const take = Math.min(available, this.remaining);
           const piece =
             this.offset === 0 && take === first.length
               ? first

@@ -90,7 +90,9 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
       headers,
       agent: false,
       // SNI carries host names only (RFC 6066 section 3), never IP addresses.
-      servername: secure ? (options.tls?.servername ?? (isIP(hostname) === 0 ? hostname : undefined)) : undefined,
+      servername: secure
+        ? (options.tls?.servername ?? (isIP(hostname) === 0 ? hostname : undefined))
+        : undefined,
     });
     const timer = setTimeout(
       () => fail(new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'opening handshake timed out')),
