@@ -18,8 +18,21 @@ export function maskInto(
   phase = 0,
 ): void {
   const length = src.length;
+  if (length >= WORD_THRESHOLD && src.byteOffset % 4 !== (dst.byteOffset + dstOffset) % 4) {
+    // Source and destination can never be word-aligned together: copy (memcpy) first, then mask the
+    // destination in place, which is word-aligned with itself. Two fast passes beat one byte-wise pass.
+    dst.set(src, dstOffset);
+    maskInto(
+      dst.subarray(dstOffset, dstOffset + length),
+      key,
+      dst.subarray(dstOffset, dstOffset + length),
+      0,
+      phase,
+    );
+    return;
+  }
   let i = 0;
-  if (length >= WORD_THRESHOLD && src.byteOffset % 4 === (dst.byteOffset + dstOffset) % 4) {
+  if (length >= WORD_THRESHOLD) {
     // Prologue: advance until the destination (and the source) are word-aligned.
     const misalign = (4 - ((dst.byteOffset + dstOffset) % 4)) % 4;
     for (; i < misalign; i++) dst[dstOffset + i] = src[i]! ^ key[(phase + i) & 3]!;
@@ -30,7 +43,20 @@ export function maskInto(
     const p = phase + i;
     const k32 =
       key[p & 3]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-    for (let w = 0; w < words; w++) dstWords[w] = srcWords[w]! ^ k32;
+    // Eight words per pass: fewer loop checks, and V8 keeps the key in a register.
+    const unrolled = words & ~7;
+    let w = 0;
+    for (; w < unrolled; w += 8) {
+      dstWords[w] = srcWords[w]! ^ k32;
+      dstWords[w + 1] = srcWords[w + 1]! ^ k32;
+      dstWords[w + 2] = srcWords[w + 2]! ^ k32;
+      dstWords[w + 3] = srcWords[w + 3]! ^ k32;
+      dstWords[w + 4] = srcWords[w + 4]! ^ k32;
+      dstWords[w + 5] = srcWords[w + 5]! ^ k32;
+      dstWords[w + 6] = srcWords[w + 6]! ^ k32;
+      dstWords[w + 7] = srcWords[w + 7]! ^ k32;
+    }
+    for (; w < words; w++) dstWords[w] = srcWords[w]! ^ k32;
     i += words << 2;
   }
   for (; i < length; i++) dst[dstOffset + i] = src[i]! ^ key[(phase + i) & 3]!;

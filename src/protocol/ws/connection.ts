@@ -440,6 +440,14 @@ export class Connection implements FrameSink {
 
 function joinPieces(pieces: Buffer[]): Buffer {
   if (pieces.length === 0) return EMPTY;
-  if (pieces.length === 1) return pieces[0]!;
-  return Buffer.concat(pieces);
+  const first = pieces[0]!;
+  if (pieces.length === 1) return first;
+  // Pieces of one frame assembled by the parser are adjacent views of one buffer: join without a copy.
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (piece.buffer !== first.buffer || piece.byteOffset !== end) return Buffer.concat(pieces);
+    end += piece.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

@@ -8,7 +8,7 @@
  * The parser knows framing syntax only; what a frame means (opcode rules, fragmentation, limits) is
  * decided by its sink, which can halt the parser from any callback.
  */
-import { unmaskInPlace } from '../../util/mask.js';
+import { maskInto, unmaskInPlace } from '../../util/mask.js';
 import { ProtocolError } from '../errors.js';
 
 export interface FrameHeader {
@@ -44,6 +44,13 @@ const enum State {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Frames up to this size that arrive in several reads are assembled into one buffer allocated when
+ * their first piece arrives (the sink has checked the length against maxPayload by then). Larger ones
+ * are handed over piece by piece.
+ */
+const MAX_ASSEMBLY = 64 * 1024 * 1024;
+
 export class FrameParser {
   private state = State.Header;
   private readonly chunks: Buffer[] = [];
@@ -58,12 +65,16 @@ export class FrameParser {
   private remaining = 0;
   private phase = 0;
   private readonly maskKey = Buffer.alloc(4);
+  /** The frame's payload being assembled across reads, and how much of it is filled. */
+  private assembly: Buffer | null = null;
+  private assembled = 0;
 
   constructor(private readonly sink: FrameSink) {}
 
   /** Stop parsing for good: later input is ignored (after a close frame or a failure). */
   halt(): void {
     this.state = State.Halted;
+    this.assembly = null;
     this.chunks.length = 0;
     this.buffered = 0;
     this.offset = 0;
@@ -167,16 +178,34 @@ export class FrameParser {
           const first = this.chunks[0]!;
           const available = first.length - this.offset;
           const take = Math.min(available, this.remaining);
-          const piece =
+          const source =
             this.offset === 0 && take === first.length
               ? first
               : first.subarray(this.offset, this.offset + take);
           this.skip(take);
-          this.remaining -= take;
-          if (this.b1 & 0x80) {
-            unmaskInPlace(piece, this.maskKey, this.phase);
-            this.phase = (this.phase + take) & 3;
+          const masked = (this.b1 & 0x80) !== 0;
+          let piece: Buffer;
+          if (this.assembly === null && (take === this.length || this.length > MAX_ASSEMBLY)) {
+            // The whole payload is in one read (or too large to assemble up front): hand over a view,
+            // unmasked in place, without a copy.
+            piece = source;
+            if (masked) unmaskInPlace(piece, this.maskKey, this.phase);
+          } else {
+            // The payload arrives in several reads: unmask (or copy) each straight into one buffer of
+            // the frame's length, so the frame is contiguous at the end without a second pass.
+            if (this.assembly === null) {
+              this.assembly = Buffer.allocUnsafe(this.length);
+              this.assembled = 0;
+            }
+            const at = this.assembled;
+            if (masked) maskInto(source, this.maskKey, this.assembly, at, this.phase);
+            else source.copy(this.assembly, at);
+            piece = this.assembly.subarray(at, at + take);
+            this.assembled = at + take;
           }
+          this.remaining -= take;
+          if (this.remaining === 0) this.assembly = null;
+          if (masked) this.phase = (this.phase + take) & 3;
           this.sink.framePayload(piece);
           break;
         }

@@ -261,7 +261,15 @@ export class WebSocketConnection
 
   private readonly onSocketData = (chunk: Buffer): void => {
     this.isAlive = true;
-    this.core.receiveData(chunk);
+    // Everything written while this read is handled (echoes, pongs, close frames) leaves in one writev
+    // instead of one system call per frame.
+    const socket = this.socket;
+    socket.cork();
+    try {
+      this.core.receiveData(chunk);
+    } finally {
+      socket.uncork();
+    }
   };
 
   private readonly onSocketEnd = (): void => {
