@@ -1,6 +1,7 @@
 /** Server under test: Conduit's WebSocketServer echoing every message with its type. */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/index.js';
+import { simdMaskAvailable } from '../../src/util/mask-simd.js';
 import { startHarness } from './harness.js';
 
 const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/echo' });
@@ -17,5 +18,8 @@ wss.on('connection', (socket) => {
 wss.on('listening', () => {
   const { port } = wss.address() as AddressInfo;
   const profiled = process.execArgv.some((a) => a.startsWith('--cpu-prof'));
-  harness.ready(port, `conduit (pure TypeScript masking)${profiled ? ', under --cpu-prof' : ''}`);
+  const kernel = simdMaskAvailable
+    ? 'WebAssembly SIMD masking, no native addon'
+    : 'scalar TypeScript masking';
+  harness.ready(port, `conduit (${kernel})${profiled ? ', under --cpu-prof' : ''}`);
 });

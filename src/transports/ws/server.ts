@@ -294,7 +294,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         this.clients.add(ws);
         ws.on('close', () => this.clients.delete(ws));
       }
-      cb(ws, req);
+      try {
+        cb(ws, req);
+      } catch (error) {
+        // The application's own handler threw: not the peer's fault, and the 101 is already out, so
+        // drop this connection and report the error as a synchronous listener's throw would be.
+        ws.terminate();
+        this.emitError(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       ws.start();
     } catch (error) {
       if (timedOut) return;
