@@ -209,8 +209,10 @@ export class WebSocket extends EventTarget {
 
   #established(connection: WebSocketConnection): void {
     if (this.#readyState !== CONNECTING) {
-      // close() was called while connecting and the abort lost the race: fail it now.
+      // close() was called while connecting and the abort lost the race: fail it now, with the same
+      // error and close events the abort would have produced.
       connection.terminate();
+      this.#failedToEstablish(new Error('the connection was closed before it was established'));
       return;
     }
     this.#connection = connection;
