@@ -158,7 +158,7 @@ export class WebSocketConnection
   /**
    * Send a message. Strings go as text unless `binary` is set; everything else as binary. The callback
    * runs once the frame is handed to the OS, or with an error if the connection is not open (nothing is
-   * sent then, and `send` returns false). Throws only while CONNECTING, as the WebSocket API does.
+   * sent then, and `send` returns false). It never throws for a closed connection.
    */
   send(data: WebSocketData, options?: SendOptions | Callback, cb?: Callback): boolean {
     if (typeof options === 'function') {
