@@ -485,7 +485,9 @@ describe('backpressure between a Conduit server and a paused ws client', { timeo
       assert.ok(conn.bufferedAmount > highWaterMark, `bufferedAmount stayed at ${conn.bufferedAmount}`);
       assert.ok(sent < 2048, 'the paused client absorbed 128 MiB: no backpressure observed');
 
-      // Over the high-water mark the server stops reading: a message from the client waits.
+      // Over the high-water mark the server stops reading: a message from the client waits. The
+      // backlog is judged on the next tick (after Node's own after-write tick), before any more I/O.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
       assert.equal(req.socket.isPaused(), true, 'the server still reads from the socket');
       let drained = false;
       conn.once('drain', () => {

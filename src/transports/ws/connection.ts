@@ -97,6 +97,7 @@ export class WebSocketConnection
   private closeTimer: NodeJS.Timeout | null = null;
   private pendingCallback: Callback | null = null;
   private overHighWaterMark = false;
+  private backpressureCheckPending = false;
   private readingPausedByUser = false;
   private closed = false;
   private started = false;
@@ -240,12 +241,21 @@ export class WebSocketConnection
         cb === null ? socket.write(chunks[chunks.length - 1]) : socket.write(chunks[chunks.length - 1], cb);
       socket.uncork();
     }
-    if (!ok && socket.writableLength >= this.highWaterMark && !this.overHighWaterMark) {
-      // Backpressure: while the peer does not read what we write, stop reading what it writes.
-      this.overHighWaterMark = true;
-      socket.pause();
+    if (!ok && !this.backpressureCheckPending && !this.overHighWaterMark) {
+      // Judge the backlog on the next tick: a write the kernel took at once is still counted in
+      // writableLength until Node's own after-write tick, which runs before ours.
+      this.backpressureCheckPending = true;
+      process.nextTick(this.checkBackpressure);
     }
   }
+
+  /** Backpressure: while the peer does not read what we write, stop reading what it writes. */
+  private readonly checkBackpressure = (): void => {
+    this.backpressureCheckPending = false;
+    if (this.overHighWaterMark || this.closed || this.socket.writableLength < this.highWaterMark) return;
+    this.overHighWaterMark = true;
+    this.socket.pause();
+  };
 
   onEnd(): void {
     // Both close frames crossed (server), or the connection failed: close the transport.
