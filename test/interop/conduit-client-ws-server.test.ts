@@ -4,13 +4,9 @@
  * side of the handshake (subprotocols, headers, refusals, timeouts, TLS) and client backpressure.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer as WsServer } from 'ws';
 import {
@@ -36,6 +32,7 @@ import {
   within,
   wsEcho,
 } from '../support/interop/peers.js';
+import { makeSelfSignedCertificate } from '../support/tls.js';
 
 const MiB = 1024 * 1024;
 
@@ -523,38 +520,15 @@ describe('the opening handshake of a Conduit client with a ws server', { timeout
   });
 
   it('talks wss: to a ws server behind TLS when given its CA', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'conduit-tls-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    let cert: Buffer;
+    let key: Buffer;
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-          '-days',
-          '1',
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore', timeout: 10_000 },
-      );
+      ({ cert, key } = makeSelfSignedCertificate());
     } catch {
       t.skip('openssl is not available to make a test certificate');
       return;
     }
-    const cert = readFileSync(join(dir, 'cert.pem'));
-    const https = createHttpsServer({ cert, key: readFileSync(join(dir, 'key.pem')) });
+    const https = createHttpsServer({ cert, key });
     const wss = new WsServer({ server: https });
     wss.on('connection', wsEcho);
     https.listen(0, '127.0.0.1');

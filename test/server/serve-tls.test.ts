@@ -1,49 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type RunningServer, startServer, WebSocket } from '../../src/index.js';
+import { makeSelfSignedCertificate } from '../support/tls.js';
 
-let dir: string;
 let cert: Buffer;
 let server: RunningServer;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'conduit-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  cert = readFileSync(join(dir, 'cert.pem'));
-  server = await startServer({ port: 0, tls: { cert, key: readFileSync(join(dir, 'key.pem')) } });
+  const certificate = makeSelfSignedCertificate();
+  cert = certificate.cert;
+  server = await startServer({ port: 0, tls: certificate });
 });
 
 after(async () => {
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('conduit serve over TLS', () => {
