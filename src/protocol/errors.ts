@@ -18,6 +18,7 @@ export type ProtocolErrorCode =
   | 'WS_ERR_INVALID_CLOSE_CODE'
   | 'WS_ERR_INVALID_CLOSE_PAYLOAD'
   | 'WS_ERR_MESSAGE_TOO_BIG'
+  | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_DATA_AFTER_CLOSE';
 
 export class ProtocolError extends Error {

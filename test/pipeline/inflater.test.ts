@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { constants, createDeflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { MessageInflater } from '../../src/pipeline/inflater.js';
+import type { ProtocolError } from '../../src/protocol/errors.js';
+
+/** Compress one message the RFC 7692 way: raw DEFLATE, sync flush, trailing 00 00 ff ff removed. */
+function compressAlone(data: Buffer): Buffer {
+  const out = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH });
+  assert.deepEqual([...out.subarray(-4)], [0, 0, 0xff, 0xff]);
+  return out.subarray(0, -4);
+}
+
+/** A compressor that keeps its context between messages (context takeover). */
+function contextCompressor(): (data: Buffer) => Promise<Buffer> {
+  const stream = createDeflateRaw();
+  return (data) =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const onData = (c: Buffer) => chunks.push(c);
+      stream.on('data', onData);
+      stream.write(data);
+      stream.flush(constants.Z_SYNC_FLUSH, () => {
+        stream.off('data', onData);
+        resolve(Buffer.concat(chunks).subarray(0, -4));
+      });
+    });
+}
+
+function inflate(inflater: MessageInflater, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    inflater.inflate(data, (e, out) => (e ? reject(e) : resolve(out!))),
+  );
+}
+
+describe('MessageInflater (RFC 7692 section 7.2.2)', () => {
+  it('inflates messages compressed without context takeover, each on its own', async () => {
+    const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 1 << 20 });
+    for (const text of ['hello', 'héllo wörld '.repeat(100), '']) {
+      const out = await inflate(inflater, compressAlone(Buffer.from(text)));
+      assert.equal(out.toString(), text);
+    }
+  });
+
+  it('keeps its context between messages when the peer takes context over', async () => {
+    const compress = contextCompressor();
+    const inflater = new MessageInflater({ noContextTakeover: false, maxPayload: 1 << 20 });
+    const first = '{"symbol":"ACME","price":101.25,"volume":1200}';
+    const second = '{"symbol":"ACME","price":101.30,"volume":1300}';
+    const a = await compress(Buffer.from(first));
+    const b = await compress(Buffer.from(second));
+    assert.ok(b.length < a.length, 'the second message refers back to the first');
+    assert.equal((await inflate(inflater, a)).toString(), first);
+    assert.equal((await inflate(inflater, b)).toString(), second);
+  });
+
+  it('delivers results in submission order, whatever their sizes', async () => {
+    const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 64 << 20 });
+    const big = Buffer.alloc(8 << 20, 'abcdefgh');
+    const order: string[] = [];
+    await Promise.all([
+      inflate(inflater, compressAlone(big)).then((out) => order.push(`big:${out.equals(big)}`)),
+      inflate(inflater, compressAlone(Buffer.from('small'))).then((out) => order.push(`small:${out}`)),
+    ]);
+    assert.deepEqual(order, ['big:true', 'small:small']);
+  });
+
+  it('fails with 1009 as soon as the inflated size passes maxPayload (compression bomb)', async () => {
+    const zeros = Buffer.alloc(128 << 20);
+    const bomb = compressAlone(zeros); // 128 MiB of zeros: about 128 KiB compressed
+    assert.ok(bomb.length < 256 * 1024);
+    // Baseline: what inflating the whole bomb costs.
+    let started = process.hrtime.bigint();
+    const whole = inflateRawSync(bomb, { finishFlush: constants.Z_SYNC_FLUSH });
+    const fullMs = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.equal(whole.length, zeros.length);
+    const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 1 << 20 });
+    started = process.hrtime.bigint();
+    await assert.rejects(inflate(inflater, bomb), (e: ProtocolError) => e.closeCode === 1009);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    // Stopping after the first MiB costs a small fraction of inflating all 128 MiB.
+    assert.ok(
+      ms < fullMs / 4,
+      `stopped after ${ms.toFixed(1)} ms; inflating everything took ${fullMs.toFixed(1)} ms`,
+    );
+    // The connection is failed: later messages are refused, not inflated.
+    await assert.rejects(
+      inflate(inflater, compressAlone(Buffer.from('x'))),
+      (e: ProtocolError) => e.closeCode === 1011,
+    );
+  });
+
+  it('fails with 1007 on data that is not DEFLATE', async () => {
+    const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 1 << 20 });
+    await assert.rejects(
+      inflate(inflater, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])),
+      (e: ProtocolError) => e.closeCode === 1007,
+    );
+  });
+});
