@@ -42,8 +42,6 @@ const enum State {
   Halted = 5,
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /**
  * Frames up to this size that arrive in several reads are assembled into one buffer allocated when
  * their first piece arrives (the sink has checked the length against maxPayload by then). Larger ones
@@ -279,5 +277,3 @@ export class FrameParser {
     }
   }
 }
-
-export { EMPTY as EMPTY_BUFFER };

@@ -15,7 +15,6 @@ import {
   Connection,
   type ConnectionHandler,
   type FrameInfo,
-  LocalStateError,
   ReadyState,
   type Role,
 } from '../../protocol/ws/connection.js';
@@ -168,17 +167,35 @@ export class WebSocketConnection
     }
     const isText = typeof data === 'string' && options?.binary !== true;
     const bytes = toBytes(data);
-    return this.write(cb, () => this.core.send(bytes, isText, options?.fin ?? true));
+    if (!this.acceptWrite(cb)) return false;
+    try {
+      this.core.send(bytes, isText, options?.fin ?? true);
+    } finally {
+      this.pendingCallback = null;
+    }
+    return true;
   }
 
   ping(data: WebSocketData = EMPTY, cb?: Callback): boolean {
     const bytes = toBytes(data);
-    return this.write(cb, () => this.core.ping(bytes));
+    if (!this.acceptWrite(cb)) return false;
+    try {
+      this.core.ping(bytes);
+    } finally {
+      this.pendingCallback = null;
+    }
+    return true;
   }
 
   pong(data: WebSocketData = EMPTY, cb?: Callback): boolean {
     const bytes = toBytes(data);
-    return this.write(cb, () => this.core.pong(bytes));
+    if (!this.acceptWrite(cb)) return false;
+    try {
+      this.core.pong(bytes);
+    } finally {
+      this.pendingCallback = null;
+    }
+    return true;
   }
 
   /**
@@ -313,7 +330,12 @@ export class WebSocketConnection
 
   // Helpers ---------------------------------------------------------------------------------------
 
-  private write(cb: Callback | undefined, operation: () => void): boolean {
+  /**
+   * Check that a write may go out; if not, report NotOpenError to `cb` and return false. Otherwise hold
+   * `cb` for the frame the core is about to write (onWrite attaches it to the socket write). No
+   * per-message closure: the caller invokes the core directly.
+   */
+  private acceptWrite(cb: Callback | undefined): boolean {
     if (this.core.readyState !== ReadyState.Open || this.closed) {
       const error = new NotOpenError(
         `WebSocket is not open: readyState ${this.core.readyState} (${STATE_NAMES[this.core.readyState]})`,
@@ -322,16 +344,6 @@ export class WebSocketConnection
       return false;
     }
     this.pendingCallback = cb ?? null;
-    try {
-      operation();
-    } catch (error) {
-      this.pendingCallback = null;
-      if (error instanceof LocalStateError) {
-        if (cb !== undefined) process.nextTick(cb, new NotOpenError(error.message));
-        return false;
-      }
-      throw error;
-    }
     return true;
   }
 
