@@ -6,8 +6,9 @@
  * past it the stream is dropped at once and the message fails with 1009. A compression bomb costs the
  * server at most maxPayload plus one zlib chunk (16 KiB), never the bomb's full size.
  */
-import { constants, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { constants, createInflateRaw, type InflateRaw, inflateRawSync } from 'node:zlib';
 import { ProtocolError } from '../protocol/errors.js';
+import { zlibLimiter } from './zlib-limiter.js';
 
 /** Section 7.2.2: append 00 00 ff ff to the payload before inflating it. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -15,10 +16,15 @@ const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 export interface InflaterOptions {
   /** The peer's compression window (inflating with 15 bits reads any smaller window too). */
   windowBits?: number;
-  /** The peer resets its context after every message: so do we, and free the stream in between. */
+  /** The peer resets its context after every message: so do we, and keep no stream in between. */
   noContextTakeover: boolean;
   /** Largest inflated message, bytes. */
   maxPayload: number;
+  /**
+   * Without context takeover, inflate messages of up to this many *compressed* bytes synchronously.
+   * Default 8 KiB: one such message inflates to at most maxPayload, and usually to a few KiB.
+   */
+  syncLimit?: number;
 }
 
 type Done = (error: ProtocolError | null, data?: Buffer) => void;
@@ -28,6 +34,8 @@ interface Job {
   done: Done;
 }
 
+export const DEFAULT_INFLATE_SYNC_LIMIT = 8 * 1024;
+
 export class MessageInflater {
   private stream: InflateRaw | null = null;
   private readonly queue: Job[] = [];
@@ -35,13 +43,43 @@ export class MessageInflater {
   private chunks: Buffer[] = [];
   private length = 0;
   private current: Job | null = null;
+  /** Whether the message in progress holds a slot of the zlib limiter. */
+  private slotHeld = false;
   private closed = false;
+  private readonly syncLimit: number;
 
-  constructor(private readonly options: InflaterOptions) {}
+  constructor(private readonly options: InflaterOptions) {
+    this.syncLimit = options.noContextTakeover ? (options.syncLimit ?? DEFAULT_INFLATE_SYNC_LIMIT) : -1;
+  }
 
   /** Messages waiting or in progress. */
   get pending(): number {
     return this.queue.length + (this.busy ? 1 : 0);
+  }
+
+  /** Whether `inflateSync` would take this message now (stateless peer, small, nothing queued). */
+  canInflateSync(size: number): boolean {
+    return size <= this.syncLimit && !this.busy && !this.closed;
+  }
+
+  /**
+   * Inflate a message on its own, synchronously. Throws a ProtocolError: 1009 past maxPayload (zlib
+   * stops as soon as its output passes the limit), 1007 for data that is not valid DEFLATE.
+   */
+  inflateSync(data: Buffer): Buffer {
+    const input = Buffer.allocUnsafe(data.length + 4);
+    data.copy(input, 0);
+    TAIL.copy(input, data.length);
+    try {
+      return inflateRawSync(input, {
+        windowBits: this.options.windowBits ?? 15,
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: this.options.maxPayload,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw this.tooBig();
+      throw invalidData();
+    }
   }
 
   /**
@@ -50,7 +88,7 @@ export class MessageInflater {
    */
   inflate(data: Buffer, done: Done): void {
     if (this.closed) {
-      done(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1011, 'the inflater is closed'));
+      done(closedError());
       return;
     }
     this.queue.push({ data, done });
@@ -59,13 +97,15 @@ export class MessageInflater {
 
   /** Release zlib memory; later and queued messages fail. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.busy = false;
-    this.current = null;
     this.dropStream();
+    const job = this.current;
+    this.current = null;
+    this.busy = false;
     const queued = this.queue.splice(0);
-    for (const job of queued)
-      job.done(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1011, 'the inflater is closed'));
+    if (job !== null) job.done(closedError());
+    for (const waiting of queued) waiting.done(closedError());
   }
 
   private next(): void {
@@ -76,13 +116,24 @@ export class MessageInflater {
     }
     this.busy = true;
     this.current = job;
+    zlibLimiter.run(this.startJob);
+  }
+
+  private readonly startJob = (): void => {
+    this.slotHeld = true;
+    const job = this.current;
+    if (this.closed || job === null) {
+      this.releaseSlot();
+      return;
+    }
     this.chunks = [];
     this.length = 0;
     const stream = this.ensureStream();
     stream.write(job.data);
     stream.write(TAIL);
-    stream.flush(constants.Z_SYNC_FLUSH, this.onFlushed);
-  }
+    // The callback names its stream: one dropped meanwhile (error, limit, close) must not count.
+    stream.flush(constants.Z_SYNC_FLUSH, () => this.onFlushed(stream));
+  };
 
   private ensureStream(): InflateRaw {
     if (this.stream !== null) return this.stream;
@@ -97,28 +148,23 @@ export class MessageInflater {
     if (this.current === null) return;
     this.length += chunk.length;
     if (this.length > this.options.maxPayload) {
-      this.finish(
-        new ProtocolError(
-          'WS_ERR_MESSAGE_TOO_BIG',
-          1009,
-          `inflated message exceeds maxPayload (${this.options.maxPayload} bytes)`,
-        ),
-      );
+      this.finish(this.tooBig());
       return;
     }
     this.chunks.push(chunk);
   };
 
   private readonly onError = (): void => {
-    this.finish(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, 'invalid compressed data'));
+    this.finish(invalidData());
   };
 
-  private readonly onFlushed = (): void => {
-    if (this.current === null) return;
+  private onFlushed(stream: InflateRaw): void {
+    if (stream !== this.stream || this.current === null) return;
+    this.releaseSlot();
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
     if (this.options.noContextTakeover) this.dropStream();
     this.finish(null, data);
-  };
+  }
 
   private finish(error: ProtocolError | null, data?: Buffer): void {
     const job = this.current;
@@ -126,8 +172,8 @@ export class MessageInflater {
     this.current = null;
     this.chunks = [];
     if (error !== null) {
-      // The stream's state is unusable after an error or an abandoned message: start afresh. A
-      // failed message fails the connection anyway, so whatever is queued fails too.
+      // The stream's state is unusable after an error or an abandoned message: drop it. A failed
+      // message fails the connection anyway, so whatever is queued fails too.
       this.dropStream();
       job.done(error);
       this.close();
@@ -137,13 +183,39 @@ export class MessageInflater {
     this.next();
   }
 
+  private tooBig(): ProtocolError {
+    return new ProtocolError(
+      'WS_ERR_MESSAGE_TOO_BIG',
+      1009,
+      `inflated message exceeds maxPayload (${this.options.maxPayload} bytes)`,
+    );
+  }
+
+  private releaseSlot(): void {
+    if (!this.slotHeld) return;
+    this.slotHeld = false;
+    zlibLimiter.release();
+  }
+
   private dropStream(): void {
     const stream = this.stream;
     if (stream === null) return;
     this.stream = null;
+    // A flush still pending on it will be ignored, so the slot it held is released now.
+    this.releaseSlot();
     stream.off('data', this.onData);
     stream.off('error', this.onError);
-    stream.on('error', () => {});
+    stream.on('error', noop);
     stream.close();
   }
+}
+
+function noop(): void {}
+
+function invalidData(): ProtocolError {
+  return new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, 'invalid compressed data');
+}
+
+function closedError(): ProtocolError {
+  return new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1011, 'the inflater is closed');
 }

@@ -347,6 +347,20 @@ export class Connection implements FrameSink {
     this.writeFrame(opcode, data, fin, compressed);
   }
 
+  /** True while a message sent with `fin` false awaits its last fragment. */
+  get sendingFragmented(): boolean {
+    return this.sendingOpcode !== 0;
+  }
+
+  /**
+   * Frame a complete data message without writing it or checking state: for an adapter that
+   * transforms messages asynchronously (compression), checked the state when the message was
+   * accepted, and keeps the order of everything it writes itself.
+   */
+  frameMessage(payload: Uint8Array, isText: boolean, compressed: boolean): Buffer[] {
+    return this.serialize(isText ? Opcode.Text : Opcode.Binary, payload, true, compressed);
+  }
+
   ping(payload: Uint8Array = EMPTY): void {
     this.assertOpen();
     if (payload.length > 125) throw new RangeError('a ping payload must be 125 bytes or less');
@@ -415,6 +429,10 @@ export class Connection implements FrameSink {
   }
 
   private writeFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): void {
+    this.handler.onWrite(this.serialize(opcode, payload, fin, rsv1));
+  }
+
+  private serialize(opcode: number, payload: Uint8Array, fin: boolean, rsv1: boolean): Buffer[] {
     const mask = this.generateMask === null ? null : this.generateMask();
     if (this.onFrame !== null) {
       this.onFrame({
@@ -428,7 +446,7 @@ export class Connection implements FrameSink {
         length: payload.length,
       });
     }
-    this.handler.onWrite(serializeFrame({ fin, rsv1, opcode, payload }, mask));
+    return serializeFrame({ fin, rsv1, opcode, payload }, mask);
   }
 
   private releaseMessage(): void {

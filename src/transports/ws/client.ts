@@ -8,8 +8,23 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import {
+  checkDeflateOptions,
+  clientDeflateConfig,
+  DeflateCodec,
+  type PerMessageDeflateOptions,
+} from '../../pipeline/permessage-deflate.js';
 import { HandshakeError } from '../../protocol/errors.js';
+import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
+import { formatExtensions } from '../../protocol/ws/extensions.js';
 import { buildClientRequest, validateServerResponse } from '../../protocol/ws/handshake.js';
+import {
+  acceptResponse,
+  buildOffer,
+  type DeflateAgreement,
+  type DeflateNegotiationError,
+  EXTENSION_NAME,
+} from '../../protocol/ws/permessage-deflate.js';
 import { WebSocketConnection } from './connection.js';
 import { random16 } from './random.js';
 
@@ -34,6 +49,12 @@ export interface ClientOptions {
   inspectFrames?: boolean;
   /** Abort the handshake. */
   signal?: AbortSignal;
+  /**
+   * Offer permessage-deflate (RFC 7692): true (the default, as browsers and ws do) offers
+   * `permessage-deflate; client_max_window_bits` with context takeover (dedicated mode); false offers
+   * nothing; options choose the mode, windows, level and threshold.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Parse and check a WebSocket URL: ws, wss (and http, https mapped to them), no fragment. */
@@ -65,7 +86,20 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
     return Promise.reject(error);
   }
   const protocols = options.protocols ?? [];
-  const handshake = buildClientRequest({ random16: random16(), protocols, origin: options.origin });
+  const pmd = options.perMessageDeflate ?? true;
+  const deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+  try {
+    if (deflateOptions !== null) checkDeflateOptions(deflateOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const deflateConfig = clientDeflateConfig(deflateOptions ?? {});
+  const handshake = buildClientRequest({
+    random16: random16(),
+    protocols,
+    origin: options.origin,
+    extensions: deflateOptions === null ? undefined : buildOffer(deflateConfig),
+  });
   const secure = url.protocol === 'wss:';
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const headers = { ...options.headers, ...handshake.headers };
@@ -121,14 +155,31 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
       }
       socket.pause();
       let negotiated: ReturnType<typeof validateServerResponse>;
+      let agreement: DeflateAgreement | null = null;
       try {
         negotiated = validateServerResponse(
           { status: res.statusCode ?? 0, headers: res.headers },
           { key: handshake.key, protocols },
+          // Only the extension offered, and only once (RFC 6455 section 9.1).
+          (ext) =>
+            deflateOptions !== null && ext.name === EXTENSION_NAME && agreement === null && accept(ext),
         );
       } catch (error) {
         socket.destroy();
         return fail(error as Error);
+      }
+      function accept(ext: Parameters<typeof acceptResponse>[0]): boolean {
+        try {
+          agreement = acceptResponse(ext, deflateConfig);
+          return true;
+        } catch (error) {
+          // RFC 7692 section 7.1: a response the client did not allow fails the connection.
+          throw new HandshakeError(
+            'WS_ERR_BAD_EXTENSIONS',
+            101,
+            `unacceptable permessage-deflate response: ${(error as DeflateNegotiationError).message}`,
+          );
+        }
       }
       settled = true;
       clearTimeout(timer);
@@ -138,7 +189,16 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
       const connection = new WebSocketConnection(socket, {
         role: 'client',
         protocol: negotiated.protocol,
-        extensions: '',
+        extensions: formatExtensions(negotiated.extensions),
+        deflate:
+          agreement === null || deflateOptions === null
+            ? null
+            : new DeflateCodec(
+                agreement,
+                'client',
+                deflateOptions,
+                options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+              ),
         maxPayload: options.maxPayload,
         closeTimeout: options.closeTimeout,
         highWaterMark: options.highWaterMark,

@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import type { DeflateCodec } from '../../pipeline/permessage-deflate.js';
 import type { ProtocolError } from '../../protocol/errors.js';
 import {
   Connection,
@@ -18,6 +19,7 @@ import {
   ReadyState,
   type Role,
 } from '../../protocol/ws/connection.js';
+import { CompressionQueues } from './compression.js';
 import { randomMask } from './random.js';
 
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
@@ -55,6 +57,8 @@ export interface ConnectionAdapterOptions {
   head?: Buffer;
   /** Request URL path, for the server side. */
   url?: string;
+  /** permessage-deflate state, when the handshake agreed on it. */
+  deflate?: DeflateCodec | null;
 }
 
 export interface SendOptions {
@@ -62,6 +66,11 @@ export interface SendOptions {
   binary?: boolean;
   /** false to send a fragment; the message continues with the next send (default true). */
   fin?: boolean;
+  /**
+   * With permessage-deflate negotiated: false sends this message uncompressed. By default messages
+   * of at least `threshold` bytes are compressed; fragments never are.
+   */
+  compress?: boolean;
 }
 
 type Callback = (error?: Error | null) => void;
@@ -101,6 +110,11 @@ export class WebSocketConnection
   private closed = false;
   private started = false;
   private head: Buffer | null;
+  /** permessage-deflate's ordered queues, when negotiated. */
+  private readonly deflate: CompressionQueues | null;
+  private holdForInflate = false;
+  /** The 'close' event waits for inbound messages still being inflated. */
+  private pendingClose: { code: number; reason: string; wasClean: boolean } | null = null;
 
   constructor(socket: Duplex, options: ConnectionAdapterOptions) {
     super();
@@ -114,12 +128,14 @@ export class WebSocketConnection
       {
         role: options.role,
         maxPayload: options.maxPayload,
+        allowRsv1: options.deflate != null,
         generateMask: options.role === 'client' ? randomMask : undefined,
         onFrame: options.inspectFrames ? (f) => this.emit('frame', f) : undefined,
       },
       this,
     );
     this.head = options.head ?? null;
+    this.deflate = options.deflate != null ? this.createQueues(options.deflate) : null;
     socket.on('end', this.onSocketEnd);
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketError);
@@ -138,7 +154,7 @@ export class WebSocketConnection
     this.head = null;
     if (head !== null && head.length > 0) this.onSocketData(head);
     this.socket.on('data', this.onSocketData);
-    if (!this.readingPausedByUser && !this.overHighWaterMark) this.socket.resume();
+    this.updateReading();
   }
 
   get readyState(): 0 | 1 | 2 | 3 {
@@ -147,7 +163,8 @@ export class WebSocketConnection
 
   /** Bytes accepted by send() and not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    const queued = this.deflate === null ? 0 : this.deflate.outboundBytes;
+    return this.socket.writableLength + queued;
   }
 
   /** The remote address, when the transport is a socket. */
@@ -168,8 +185,22 @@ export class WebSocketConnection
     const isText = typeof data === 'string' && options?.binary !== true;
     const bytes = toBytes(data);
     if (!this.acceptWrite(cb)) return false;
+    const fin = options?.fin ?? true;
+    const deflate = this.deflate;
+    if (
+      deflate !== null &&
+      fin &&
+      bytes.length >= deflate.codec.threshold &&
+      options?.compress !== false &&
+      !this.core.sendingFragmented
+    ) {
+      this.pendingCallback = null;
+      deflate.sendCompressed(bytes, isText, cb ?? null);
+      this.checkBackpressureSoon();
+      return true;
+    }
     try {
-      this.core.send(bytes, isText, options?.fin ?? true);
+      this.core.send(bytes, isText, fin);
     } finally {
       this.pendingCallback = null;
     }
@@ -222,13 +253,14 @@ export class WebSocketConnection
 
   resume(): void {
     this.readingPausedByUser = false;
-    if (!this.overHighWaterMark) this.socket.resume();
+    this.updateReading();
   }
 
   // ConnectionHandler (called by the core) --------------------------------------------------------
 
-  onMessage(data: Buffer, isText: boolean): void {
-    this.emit('message', data, !isText);
+  onMessage(data: Buffer, isText: boolean, compressed: boolean): void {
+    if (this.deflate === null) this.emit('message', data, !isText);
+    else this.deflate.receive(data, isText, compressed);
   }
 
   onPing(payload: Buffer): void {
@@ -245,9 +277,18 @@ export class WebSocketConnection
   }
 
   onWrite(chunks: Buffer[]): void {
-    const socket = this.socket;
     const cb = this.pendingCallback;
     this.pendingCallback = null;
+    if (this.deflate?.outboundPending) {
+      // A compressed message is still being compressed: this frame goes out after it.
+      this.deflate.queueRaw(chunks, cb);
+      return;
+    }
+    this.writeChunks(chunks, cb);
+  }
+
+  private writeChunks(chunks: Buffer[], cb: Callback | null): void {
+    const socket = this.socket;
     let ok: boolean;
     if (chunks.length === 1) {
       ok = cb === null ? socket.write(chunks[0]) : socket.write(chunks[0], cb);
@@ -258,7 +299,11 @@ export class WebSocketConnection
         cb === null ? socket.write(chunks[chunks.length - 1]) : socket.write(chunks[chunks.length - 1], cb);
       socket.uncork();
     }
-    if (!ok && !this.backpressureCheckPending && !this.overHighWaterMark) {
+    if (!ok) this.checkBackpressureSoon();
+  }
+
+  private checkBackpressureSoon(): void {
+    if (!this.backpressureCheckPending && !this.overHighWaterMark) {
       // Judge the backlog on the next tick: a write the kernel took at once is still counted in
       // writableLength until Node's own after-write tick, which runs before ours.
       this.backpressureCheckPending = true;
@@ -269,14 +314,23 @@ export class WebSocketConnection
   /** Backpressure: while the peer does not read what we write, stop reading what it writes. */
   private readonly checkBackpressure = (): void => {
     this.backpressureCheckPending = false;
-    if (this.overHighWaterMark || this.closed || this.socket.writableLength < this.highWaterMark) return;
+    if (this.overHighWaterMark || this.closed || this.bufferedAmount < this.highWaterMark) return;
     this.overHighWaterMark = true;
-    this.socket.pause();
+    this.updateReading();
   };
 
+  /** Read from the socket unless the user, our backlog or waiting inflations say otherwise. */
+  private updateReading(): void {
+    if (!this.started) return;
+    if (this.readingPausedByUser || this.overHighWaterMark || this.holdForInflate) this.socket.pause();
+    else this.socket.resume();
+  }
+
   onEnd(): void {
-    // Both close frames crossed (server), or the connection failed: close the transport.
-    this.socket.end();
+    // Both close frames crossed (server), or the connection failed: close the transport, after any
+    // frames still waiting behind a message being compressed.
+    if (this.deflate?.outboundPending) this.deflate.queueEnd();
+    else this.socket.end();
     this.armCloseTimer();
   }
 
@@ -307,8 +361,9 @@ export class WebSocketConnection
   private readonly onSocketDrain = (): void => {
     // Only a backlog that went over our high-water mark is reported (the socket drains far more often).
     if (!this.overHighWaterMark) return;
+    if (this.deflate !== null && this.deflate.outboundBytes >= this.highWaterMark) return;
     this.overHighWaterMark = false;
-    if (!this.readingPausedByUser) this.socket.resume();
+    this.updateReading();
     this.emit('drain');
   };
 
@@ -325,8 +380,39 @@ export class WebSocketConnection
       this.closeTimer = null;
     }
     const { code, reason, wasClean } = this.core.receiveEof();
+    const deflate = this.deflate;
+    if (deflate !== null) {
+      deflate.closeOutbound(new NotOpenError('the connection closed before the message was sent'));
+      if (deflate.inboundPending) {
+        // Messages that arrived before the close are still being inflated: deliver them first.
+        this.pendingClose = { code, reason, wasClean };
+        return;
+      }
+      deflate.dispose();
+    }
     this.emit('close', code, reason, wasClean);
   };
+
+  private createQueues(codec: DeflateCodec): CompressionQueues {
+    return new CompressionQueues(codec, {
+      deliver: (data, isText) => this.emit('message', data, !isText),
+      failInbound: (error) => this.core.fail(error.code, error.closeCode, error.message),
+      holdReading: (hold) => {
+        this.holdForInflate = hold;
+        this.updateReading();
+      },
+      inboundIdle: () => {
+        const pending = this.pendingClose;
+        if (pending === null) return;
+        this.pendingClose = null;
+        this.deflate?.dispose();
+        this.emit('close', pending.code, pending.reason, pending.wasClean);
+      },
+      frame: (payload, isText, compressed) => this.core.frameMessage(payload, isText, compressed),
+      write: (chunks, cb) => this.writeChunks(chunks, cb),
+      end: () => this.socket.end(),
+    });
+  }
 
   // Helpers ---------------------------------------------------------------------------------------
 

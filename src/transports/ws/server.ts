@@ -12,8 +12,16 @@ import {
 } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import {
+  checkDeflateOptions,
+  DeflateCodec,
+  type PerMessageDeflateOptions,
+  serverDeflateConfig,
+} from '../../pipeline/permessage-deflate.js';
 import { HandshakeError } from '../../protocol/errors.js';
+import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
 import { buildAcceptResponse, buildRefusal, validateClientRequest } from '../../protocol/ws/handshake.js';
+import { type DeflateConfig, negotiateAsServer } from '../../protocol/ws/permessage-deflate.js';
 import { WebSocketConnection } from './connection.js';
 
 /** What `authenticate` answers: accept, or refuse with a status (default 401), headers and a message. */
@@ -61,6 +69,11 @@ export interface WebSocketServerOptions {
   highWaterMark?: number;
   /** Track connections in `clients` (default true). */
   clientTracking?: boolean;
+  /**
+   * permessage-deflate (RFC 7692): false (the default, as in ws), true for the defaults (shared
+   * mode), or options. See `PerMessageDeflateOptions` for the shared and dedicated memory modes.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 export type WebSocketServerEvents = {
@@ -135,6 +148,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly ownsServer: boolean;
   private heartbeat: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  private readonly deflateOptions: PerMessageDeflateOptions | null;
+  private readonly deflateConfig: DeflateConfig;
 
   constructor(options: WebSocketServerOptions) {
     super();
@@ -144,6 +159,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       Number(options.port !== undefined) +
       Number(options.noServer === true);
     if (modes !== 1) throw new TypeError('exactly one of server, port or noServer must be given');
+    const pmd = options.perMessageDeflate ?? false;
+    this.deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+    if (this.deflateOptions !== null) checkDeflateOptions(this.deflateOptions);
+    this.deflateConfig = serverDeflateConfig(this.deflateOptions ?? {});
     if (options.port !== undefined) {
       const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
       const http = createServer(
@@ -275,15 +294,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
           protocol = chosen;
         }
       }
+      let extensions = '';
+      let deflate: DeflateCodec | null = null;
+      if (this.deflateOptions !== null && request.extensions.length > 0) {
+        // Section 7.1 of RFC 7692: the first offer we can honour; none is fine too (no compression).
+        const agreed = negotiateAsServer(request.extensions, this.deflateConfig);
+        if (agreed !== null) {
+          extensions = agreed.response;
+          deflate = new DeflateCodec(
+            agreed.agreement,
+            'server',
+            this.deflateOptions,
+            this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+          );
+        }
+      }
       if (socket.destroyed || !socket.writable) return; // the client left while we were deciding
       clearTimeout(timer);
-      socket.write(buildAcceptResponse({ key: request.key, protocol }));
+      socket.write(buildAcceptResponse({ key: request.key, protocol, extensions }));
       socket.off('error', onEarlyError);
       const setNoDelay = (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay;
       if (typeof setNoDelay === 'function') setNoDelay.call(socket, true);
       const ws = new WebSocketConnection(socket, {
         role: 'server',
         protocol,
+        extensions,
+        deflate,
         maxPayload: this.options.maxPayload,
         closeTimeout: this.options.closeTimeout,
         highWaterMark: this.options.highWaterMark,
