@@ -1,5 +1,10 @@
 /** Conduit's public API. */
 
+export type {
+  DeflateMode,
+  PerMessageDeflateOptions,
+} from './pipeline/permessage-deflate.js';
+export { setZlibConcurrency } from './pipeline/zlib-limiter.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/ws/close-codes.js';
 export type { FrameInfo } from './protocol/ws/connection.js';
@@ -12,6 +17,7 @@ export {
   type WebSocketConnectionEvents,
   type WebSocketData,
 } from './transports/ws/connection.js';
+export { PreparedMessage } from './transports/ws/prepared.js';
 export {
   type AuthResult,
   WebSocketServer,

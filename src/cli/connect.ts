@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { FrameInfo } from '../protocol/ws/connection.js';
 import { opcodeName } from '../protocol/ws/opcodes.js';
 import { connect } from '../transports/ws/client.js';
+import { parseDeflateMode } from './serve.js';
 
 const HELP = `Usage: conduit connect <url> [options]
 
@@ -15,7 +16,9 @@ printed as they come ("<" in, ">" out). End input (Ctrl-D) to close with 1000.
   --echo              echo every message back with its type; exit 0 when the server closes
                       cleanly, printing the close code
   --insecure          accept any TLS certificate (wss:// to a self-signed server)
-  --max-payload N     largest message accepted, bytes (default 16777216)`;
+  --max-payload N     largest message accepted, bytes (default 16777216)
+  --deflate MODE      offer permessage-deflate: dedicated (default, context takeover), shared
+                      (client_no_context_takeover) or off`;
 
 export async function runConnect(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,6 +31,7 @@ export async function runConnect(argv: string[]): Promise<number> {
       echo: { type: 'boolean', default: false },
       insecure: { type: 'boolean', default: false },
       'max-payload': { type: 'string' },
+      deflate: { type: 'string', default: 'dedicated' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -51,10 +55,15 @@ export async function runConnect(argv: string[]): Promise<number> {
     headers,
     inspectFrames: values['show-frames'],
     maxPayload,
+    perMessageDeflate: parseDeflateMode(values.deflate),
     tls: values.insecure ? { rejectUnauthorized: false } : undefined,
   });
   if (!values.echo)
-    out(`connected${ws.protocol ? ` (subprotocol: ${ws.protocol})` : ''}; type to send, Ctrl-D to close`);
+    out(
+      `connected${ws.protocol ? ` (subprotocol: ${ws.protocol})` : ''}${
+        ws.extensions ? ` (extensions: ${ws.extensions})` : ''
+      }; type to send, Ctrl-D to close`,
+    );
   ws.on('frame', (f) => out(describeFrame(f)));
   ws.on('error', (error) => process.stderr.write(`error: ${error.message}\n`));
 

@@ -15,6 +15,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { WebSocketServer } from '../transports/ws/server.js';
@@ -33,6 +34,11 @@ export interface ServeOptions {
    * buffered without bound. Default 8 MiB.
    */
   broadcastBacklogLimit?: number;
+  /**
+   * permessage-deflate on every WebSocket route: options, or false to turn it off. Default: shared
+   * mode (no per-connection zlib state; see PerMessageDeflateOptions).
+   */
+  perMessageDeflate?: false | PerMessageDeflateOptions;
 }
 
 export interface RunningServer {
@@ -74,6 +80,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     server: http,
     maxPayload: options.maxPayload,
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
+    perMessageDeflate: options.perMessageDeflate ?? { mode: 'shared' as const },
   };
   const echo = new WebSocketServer({
     ...common,

@@ -140,6 +140,19 @@ export class Connection implements FrameSink {
     return { code: CloseCode.Abnormal, reason: '', wasClean: false };
   }
 
+  /**
+   * Stop handing frames on after the current one (an adapter inflating a message asynchronously
+   * keeps later frames, the close frame included, behind it). Bytes keep being buffered.
+   */
+  pauseInput(): void {
+    this.parser.pause();
+  }
+
+  /** Parse what arrived while paused; messages may be delivered before this returns. */
+  resumeInput(): void {
+    this.parser.resume();
+  }
+
   /** True once both close frames crossed, or the connection failed: the transport may close. */
   get closeExpected(): boolean {
     return this.endEmitted;

@@ -66,6 +66,8 @@ export class FrameParser {
   /** The frame's payload being assembled across reads, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assembled = 0;
+  /** Stop at the next frame boundary (the sink is busy with a message, e.g. inflating it). */
+  private paused = false;
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -76,6 +78,21 @@ export class FrameParser {
     this.chunks.length = 0;
     this.buffered = 0;
     this.offset = 0;
+  }
+
+  /**
+   * Stop before the next frame: bytes already received stay buffered, and later input is buffered
+   * too, until `resume()`. Takes effect at a frame boundary, so it may be called from frameEnd.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Parse what was buffered while paused (the sink may pause again from its callbacks). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.state !== State.Halted) this.run();
   }
 
   get halted(): boolean {
@@ -92,14 +109,14 @@ export class FrameParser {
     if (this.state === State.Halted || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    this.run();
+    if (!this.paused) this.run();
   }
 
   private run(): void {
     for (;;) {
       switch (this.state) {
         case State.Header: {
-          if (this.buffered < 2) return;
+          if (this.buffered < 2 || this.paused) return;
           const first = this.chunks[0]!;
           if (first.length - this.offset >= 2) {
             this.b0 = first[this.offset]!;

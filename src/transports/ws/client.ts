@@ -41,8 +41,13 @@ export interface ClientOptions {
   maxPayload?: number;
   /** Milliseconds to wait for the server to close TCP after the closing handshake. Default 30 s. */
   closeTimeout?: number;
-  /** Outbound bytes above which reading pauses until they drain. Default 1 MiB. */
+  /** Outbound bytes above which 'drain' is reported once they drain. Default 1 MiB. */
   highWaterMark?: number;
+  /**
+   * Also stop reading while over `highWaterMark`. Default false for clients: a client that uploads
+   * while the server echoes could otherwise deadlock with a server that pauses too.
+   */
+  pauseOnBackpressure?: boolean;
   /** TLS options for wss: (ca, cert, key, rejectUnauthorized, servername...). */
   tls?: TlsOptions;
   /** Emit 'frame' for every frame (inspection). */
@@ -202,6 +207,7 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
         maxPayload: options.maxPayload,
         closeTimeout: options.closeTimeout,
         highWaterMark: options.highWaterMark,
+        pauseOnBackpressure: options.pauseOnBackpressure ?? false,
         inspectFrames: options.inspectFrames,
         head,
         url: url.href,

@@ -8,13 +8,13 @@
  * are delivered in arrival order. When nothing waits and the message is small enough for the
  * synchronous path, nothing is queued at all.
  *
- * Bounds: inbound, reading from the socket pauses while more than INBOUND_PAUSE_BYTES or
- * INBOUND_PAUSE_COUNT messages wait; outbound, queued bytes count in `bufferedAmount` and in the
- * adapter's high-water mark like bytes waiting in the socket.
+ * Bounds: inbound, at most one message waits (reading holds while it inflates); outbound, queued
+ * bytes count in `bufferedAmount` and in the adapter's high-water mark like bytes in the socket.
  */
 import type { DeflateCodec } from '../../pipeline/permessage-deflate.js';
 import type { ProtocolError } from '../../protocol/errors.js';
 import { ProtocolError as ProtocolErrorClass } from '../../protocol/errors.js';
+import type { FrameInfo } from '../../protocol/ws/connection.js';
 import { isValidUtf8 } from '../../util/utf8.js';
 
 type Callback = (error?: Error | null) => void;
@@ -25,20 +25,17 @@ export interface CompressionHost {
   deliver(data: Buffer, isText: boolean): void;
   /** A received message could not be decoded: fail the connection with this error. */
   failInbound(error: ProtocolError): void;
-  /** Pause (true) or resume (false) reading while inbound messages wait. */
+  /** Hold (true) or resume (false) reading, the core's parsing and the socket, while a message inflates. */
   holdReading(hold: boolean): void;
-  /** Every waiting inbound message has been delivered (or dropped). */
+  /** No inbound message is waiting any more (delivered or dropped). */
   inboundIdle(): void;
   /** Frame a compressed or plain data message (the core's framing, with the client's masking). */
   frame(payload: Buffer, isText: boolean, compressed: boolean): Buffer[];
-  /** Write to the socket now. */
-  write(chunks: Buffer[], cb: Callback | null): void;
+  /** Write to the socket now; `info` describes a frame that waited (for frame inspectors). */
+  write(chunks: Buffer[], cb: Callback | null, info: FrameInfo | null): void;
   /** End the transport now (the core asked for it while frames were queued). */
   end(): void;
 }
-
-const INBOUND_PAUSE_COUNT = 64;
-const INBOUND_PAUSE_BYTES = 1024 * 1024;
 
 const enum Kind {
   Compress,
@@ -53,24 +50,18 @@ interface OutItem {
   isText: boolean;
   cb: Callback | null;
   bytes: number;
-}
-
-interface InItem {
-  data: Buffer;
-  isText: boolean;
-  compressed: boolean;
+  info: FrameInfo | null;
 }
 
 export class CompressionQueues {
   private readonly out: OutItem[] = [];
   private outBytes = 0;
   private deflating = false;
-  private readonly inbound: InItem[] = [];
-  private inBytes = 0;
   private inflating = false;
-  private holding = false;
+  private inflatingText = false;
   private failed = false;
-  private closed = false;
+  private outClosed = false;
+  private disposed = false;
 
   constructor(
     readonly codec: DeflateCodec,
@@ -86,32 +77,28 @@ export class CompressionQueues {
     return this.outBytes;
   }
 
-  get inboundPending(): boolean {
-    return this.inbound.length > 0;
-  }
-
   // Outbound ------------------------------------------------------------------------------------
 
   /** Send a complete message compressed (the caller checked the state and the threshold). */
   sendCompressed(data: Buffer, isText: boolean, cb: Callback | null): void {
     const deflater = this.codec.deflater;
     if (this.out.length === 0 && deflater.canCompressSync(data.length)) {
-      this.host.write(this.host.frame(deflater.compressSync(data), isText, true), cb);
+      this.host.write(this.host.frame(deflater.compressSync(data), isText, true), cb, null);
       return;
     }
-    this.push({ kind: Kind.Compress, data, chunks: null, isText, cb, bytes: data.length });
+    this.push({ kind: Kind.Compress, data, chunks: null, isText, cb, bytes: data.length, info: null });
   }
 
   /** Frames the core wrote while a compressed message waits: they go out after it. */
-  queueRaw(chunks: Buffer[], cb: Callback | null): void {
+  queueRaw(chunks: Buffer[], cb: Callback | null, info: FrameInfo | null = null): void {
     let bytes = 0;
     for (const c of chunks) bytes += c.length;
-    this.push({ kind: Kind.Raw, data: null, chunks, isText: false, cb, bytes });
+    this.push({ kind: Kind.Raw, data: null, chunks, isText: false, cb, bytes, info });
   }
 
   /** The core asked to end the transport while frames wait: end after them. */
   queueEnd(): void {
-    this.push({ kind: Kind.End, data: null, chunks: null, isText: false, cb: null, bytes: 0 });
+    this.push({ kind: Kind.End, data: null, chunks: null, isText: false, cb: null, bytes: 0, info: null });
   }
 
   private push(item: OutItem): void {
@@ -121,11 +108,11 @@ export class CompressionQueues {
   }
 
   private pumpOut(): void {
-    while (this.out.length > 0 && !this.deflating && !this.closed) {
+    while (this.out.length > 0 && !this.deflating && !this.outClosed) {
       const item = this.out[0]!;
       if (item.kind === Kind.Raw) {
         this.shiftOut();
-        this.host.write(item.chunks!, item.cb);
+        this.host.write(item.chunks!, item.cb, item.info);
       } else if (item.kind === Kind.End) {
         this.shiftOut();
         this.host.end();
@@ -133,7 +120,11 @@ export class CompressionQueues {
         const deflater = this.codec.deflater;
         if (deflater.canCompressSync(item.bytes)) {
           this.shiftOut();
-          this.host.write(this.host.frame(deflater.compressSync(item.data!), item.isText, true), item.cb);
+          this.host.write(
+            this.host.frame(deflater.compressSync(item.data!), item.isText, true),
+            item.cb,
+            null,
+          );
         } else {
           this.deflating = true;
           deflater.compress(item.data!, this.onDeflated);
@@ -144,7 +135,7 @@ export class CompressionQueues {
 
   private readonly onDeflated = (error: Error | null, out?: Buffer): void => {
     this.deflating = false;
-    if (this.closed) return;
+    if (this.outClosed) return;
     const item = this.shiftOut();
     if (error !== null || out === undefined) {
       // zlib failing to compress is an internal error: report it to the sender and fail the link.
@@ -154,7 +145,7 @@ export class CompressionQueues {
       );
       return;
     }
-    this.host.write(this.host.frame(out, item.isText, true), item.cb);
+    this.host.write(this.host.frame(out, item.isText, true), item.cb, null);
     this.pumpOut();
   };
 
@@ -166,64 +157,49 @@ export class CompressionQueues {
 
   // Inbound -------------------------------------------------------------------------------------
 
-  /** A message from the core; `compressed` when RSV1 was set on its first frame. */
+  /**
+   * A message from the core; `compressed` when RSV1 was set on its first frame. A message that must
+   * be inflated in the thread pool holds reading (the core's input and the socket) until it is
+   * delivered, so nothing after it, not even a close frame, is handled before it: at most one inbound
+   * message waits at a time.
+   */
   receive(data: Buffer, isText: boolean, compressed: boolean): void {
-    if (this.failed || this.closed) return;
-    if (this.inbound.length === 0) {
-      if (!compressed) {
-        this.host.deliver(data, isText);
+    if (this.failed || this.disposed) return;
+    if (!compressed) {
+      this.host.deliver(data, isText);
+      return;
+    }
+    const inflater = this.codec.inflater;
+    if (inflater.canInflateSync(data.length)) {
+      let out: Buffer;
+      try {
+        out = inflater.inflateSync(data);
+      } catch (error) {
+        this.fail(error as ProtocolError);
         return;
       }
-      const inflater = this.codec.inflater;
-      if (inflater.canInflateSync(data.length)) {
-        let out: Buffer;
-        try {
-          out = inflater.inflateSync(data);
-        } catch (error) {
-          this.fail(error as ProtocolError);
-          return;
-        }
-        this.deliverChecked(out, isText);
-        return;
-      }
+      this.deliverChecked(out, isText);
+      return;
     }
-    this.inbound.push({ data, isText, compressed });
-    this.inBytes += data.length;
-    if (
-      !this.holding &&
-      (this.inbound.length >= INBOUND_PAUSE_COUNT || this.inBytes >= INBOUND_PAUSE_BYTES)
-    ) {
-      this.holding = true;
-      this.host.holdReading(true);
-    }
-    if (this.inbound.length === 1) this.pumpIn();
+    this.inflating = true;
+    this.inflatingText = isText;
+    this.host.holdReading(true);
+    inflater.inflate(data, this.onInflated);
   }
 
-  private pumpIn(): void {
-    while (this.inbound.length > 0 && !this.inflating && !this.failed) {
-      const item = this.inbound[0]!;
-      if (!item.compressed) {
-        this.shiftIn();
-        this.host.deliver(item.data, item.isText);
-        continue;
-      }
-      this.inflating = true;
-      this.codec.inflater.inflate(item.data, this.onInflated);
-    }
-    if (this.inbound.length === 0) this.idle();
+  get inboundPending(): boolean {
+    return this.inflating;
   }
 
   private readonly onInflated = (error: ProtocolError | null, out?: Buffer): void => {
+    if (!this.inflating) return;
     this.inflating = false;
-    if (this.failed) return;
-    const item = this.shiftIn();
-    if (error !== null || out === undefined) {
-      if (!this.closed) this.fail(error!);
-      else this.dropInbound();
-      return;
-    }
-    this.deliverChecked(out, item.isText);
-    this.pumpIn();
+    if (this.failed || this.disposed) return;
+    if (error !== null || out === undefined) this.fail(error ?? invalid());
+    else this.deliverChecked(out, this.inflatingText);
+    // Parse what waited behind this message (it may start another inflation), then report idle.
+    this.host.holdReading(false);
+    if (!this.inflating) this.host.inboundIdle();
   };
 
   private deliverChecked(data: Buffer, isText: boolean): void {
@@ -235,52 +211,32 @@ export class CompressionQueues {
     this.host.deliver(data, isText);
   }
 
-  private shiftIn(): InItem {
-    const item = this.inbound.shift()!;
-    this.inBytes -= item.data.length;
-    return item;
-  }
-
   private fail(error: ProtocolError): void {
-    this.dropInbound();
-    this.host.failInbound(error);
-  }
-
-  private dropInbound(): void {
     this.failed = true;
-    this.inbound.length = 0;
-    this.inBytes = 0;
-    this.idle();
-  }
-
-  private idle(): void {
-    if (this.holding) {
-      this.holding = false;
-      this.host.holdReading(false);
-    }
-    this.host.inboundIdle();
+    this.host.failInbound(error);
   }
 
   // Teardown ------------------------------------------------------------------------------------
 
-  /**
-   * The transport is gone: what waits to be sent never will (callbacks get `error`); free zlib state
-   * unless inbound messages are still being inflated (`finishInbound` lets them complete first).
-   */
+  /** The transport is gone: what waits to be sent never will (callbacks get `error`). */
   closeOutbound(error: Error): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.outClosed) return;
+    this.outClosed = true;
     const items = this.out.splice(0);
     this.outBytes = 0;
     for (const item of items) item.cb?.(error);
   }
 
-  /** Free all zlib state now. */
+  /** Free all zlib state now; a message still inflating is dropped. */
   dispose(): void {
-    this.closed = true;
-    this.failed = true;
-    this.inbound.length = 0;
-    this.inBytes = 0;
+    if (this.disposed) return;
+    this.disposed = true;
+    this.outClosed = true;
+    this.inflating = false;
     this.codec.close();
   }
+}
+
+function invalid(): ProtocolError {
+  return new ProtocolErrorClass('WS_ERR_INVALID_COMPRESSED_DATA', 1007, 'invalid compressed data');
 }

@@ -19,10 +19,13 @@ import {
   ReadyState,
   type Role,
 } from '../../protocol/ws/connection.js';
+import { toBytes, type WebSocketData } from './bytes.js';
 import { CompressionQueues } from './compression.js';
-import { randomMask } from './random.js';
+import { PreparedMessage } from './prepared.js';
 
-export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView;
+export { toBytes, type WebSocketData } from './bytes.js';
+
+import { randomMask } from './random.js';
 
 /** Events and their listener arguments. */
 export type WebSocketConnectionEvents = {
@@ -51,6 +54,12 @@ export interface ConnectionAdapterOptions {
   closeTimeout?: number;
   /** Bytes queued for writing above which reading pauses until the queue drains. Default 1 MiB. */
   highWaterMark?: number;
+  /**
+   * Stop reading while more than `highWaterMark` bytes wait to be sent. Default: on for servers (an
+   * echoing server must not buffer without bound for a peer that does not read), off for clients
+   * (a client that both uploads and pauses could deadlock with a server doing the same).
+   */
+  pauseOnBackpressure?: boolean;
   /** Emit 'frame' for every frame read and written. */
   inspectFrames?: boolean;
   /** Bytes already read past the handshake (the `head` of an upgrade). */
@@ -102,6 +111,8 @@ export class WebSocketConnection
   private readonly socket: Duplex;
   private readonly closeTimeout: number;
   private readonly highWaterMark: number;
+  private readonly pauseOnBackpressure: boolean;
+  private readonly inspectFrames: boolean;
   private closeTimer: NodeJS.Timeout | null = null;
   private pendingCallback: Callback | null = null;
   private overHighWaterMark = false;
@@ -113,8 +124,12 @@ export class WebSocketConnection
   /** permessage-deflate's ordered queues, when negotiated. */
   private readonly deflate: CompressionQueues | null;
   private holdForInflate = false;
-  /** The 'close' event waits for inbound messages still being inflated. */
-  private pendingClose: { code: number; reason: string; wasClean: boolean } | null = null;
+  private drainCheckPending = false;
+  /** An outbound frame's description, held until the frame leaves the compression queue. */
+  private heldFrameInfo: FrameInfo | null = null;
+  private framingFromQueue = false;
+  /** The transport ended while a message was inflating: 'close' waits for it. */
+  private eofPending = false;
 
   constructor(socket: Duplex, options: ConnectionAdapterOptions) {
     super();
@@ -124,13 +139,15 @@ export class WebSocketConnection
     this.url = options.url ?? '';
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.pauseOnBackpressure = options.pauseOnBackpressure ?? options.role === 'server';
+    this.inspectFrames = options.inspectFrames === true;
     this.core = new Connection(
       {
         role: options.role,
         maxPayload: options.maxPayload,
         allowRsv1: options.deflate != null,
         generateMask: options.role === 'client' ? randomMask : undefined,
-        onFrame: options.inspectFrames ? (f) => this.emit('frame', f) : undefined,
+        onFrame: options.inspectFrames ? (f) => this.onCoreFrame(f) : undefined,
       },
       this,
     );
@@ -177,11 +194,12 @@ export class WebSocketConnection
    * runs once the frame is handed to the OS, or with an error if the connection is not open (nothing is
    * sent then, and `send` returns false). It never throws for a closed connection.
    */
-  send(data: WebSocketData, options?: SendOptions | Callback, cb?: Callback): boolean {
+  send(data: WebSocketData | PreparedMessage, options?: SendOptions | Callback, cb?: Callback): boolean {
     if (typeof options === 'function') {
       cb = options;
       options = undefined;
     }
+    if (data instanceof PreparedMessage) return this.sendPrepared(data, options?.compress !== false, cb);
     const isText = typeof data === 'string' && options?.binary !== true;
     const bytes = toBytes(data);
     if (!this.acceptWrite(cb)) return false;
@@ -205,6 +223,50 @@ export class WebSocketConnection
       this.pendingCallback = null;
     }
     return true;
+  }
+
+  /**
+   * A message framed once for many connections (a broadcast): on the server side, its bytes are
+   * written as they are, compressed once per set of shared-mode parameters. Fragmentation in
+   * progress, the client role (frames are masked per connection) and frame inspection take the
+   * ordinary path.
+   */
+  private sendPrepared(message: PreparedMessage, compress: boolean, cb: Callback | undefined): boolean {
+    const core = this.core;
+    if (core.role === 'client' || this.inspectFrames || core.sendingFragmented) {
+      return this.send(message.data, { binary: !message.isText, compress }, cb);
+    }
+    if (!this.acceptWrite(cb)) return false;
+    this.pendingCallback = null;
+    const deflate = this.deflate;
+    let chunks: Buffer[];
+    if (deflate !== null && compress && message.data.length >= deflate.codec.threshold) {
+      const deflater = deflate.codec.deflater;
+      const key = deflater.statelessKey;
+      if (key === null || deflate.outboundPending || !deflater.canCompressSync(message.data.length)) {
+        deflate.sendCompressed(message.data, message.isText, cb ?? null);
+        this.checkBackpressureSoon();
+        return true;
+      }
+      chunks = message.compressedFrame(key, (data) => deflater.compressSync(data));
+    } else {
+      chunks = message.frame();
+    }
+    if (deflate?.outboundPending) deflate.queueRaw(chunks, cb ?? null);
+    else this.writeChunks(chunks, cb ?? null);
+    return true;
+  }
+
+  /**
+   * Hold writes until `uncork()` (Node's socket cork): many messages sent in between leave in one
+   * system call. Calls nest; each cork needs its uncork.
+   */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
   }
 
   ping(data: WebSocketData = EMPTY, cb?: Callback): boolean {
@@ -280,11 +342,21 @@ export class WebSocketConnection
     const cb = this.pendingCallback;
     this.pendingCallback = null;
     if (this.deflate?.outboundPending) {
-      // A compressed message is still being compressed: this frame goes out after it.
-      this.deflate.queueRaw(chunks, cb);
+      // A compressed message is still being compressed: this frame goes out after it (and is
+      // reported to frame inspectors when it does).
+      const info = this.heldFrameInfo;
+      this.heldFrameInfo = null;
+      this.deflate.queueRaw(chunks, cb, info);
       return;
     }
     this.writeChunks(chunks, cb);
+  }
+
+  /** Frame inspection: report outbound frames in wire order, also when they wait in the queue. */
+  private onCoreFrame(frame: FrameInfo): void {
+    if (frame.direction === 'out' && !this.framingFromQueue && this.deflate?.outboundPending)
+      this.heldFrameInfo = frame;
+    else this.emit('frame', frame);
   }
 
   private writeChunks(chunks: Buffer[], cb: Callback | null): void {
@@ -321,8 +393,9 @@ export class WebSocketConnection
 
   /** Read from the socket unless the user, our backlog or waiting inflations say otherwise. */
   private updateReading(): void {
-    if (!this.started) return;
-    if (this.readingPausedByUser || this.overHighWaterMark || this.holdForInflate) this.socket.pause();
+    if (!this.started || this.closed) return;
+    const backlog = this.overHighWaterMark && this.pauseOnBackpressure;
+    if (this.readingPausedByUser || backlog || this.holdForInflate) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -362,10 +435,25 @@ export class WebSocketConnection
     // Only a backlog that went over our high-water mark is reported (the socket drains far more often).
     if (!this.overHighWaterMark) return;
     if (this.deflate !== null && this.deflate.outboundBytes >= this.highWaterMark) return;
+    this.drained();
+  };
+
+  /**
+   * After a write from the compression queue: the socket emits 'drain' only if a write found its
+   * buffer full, so a backlog that was mostly waiting for zlib must be seen to drain here.
+   */
+  private readonly checkDrainedAfterQueue = (): void => {
+    this.drainCheckPending = false;
+    if (!this.overHighWaterMark || this.closed || this.socket.writableNeedDrain) return;
+    if (this.deflate !== null && this.deflate.outboundBytes >= this.highWaterMark) return;
+    this.drained();
+  };
+
+  private drained(): void {
     this.overHighWaterMark = false;
     this.updateReading();
     this.emit('drain');
-  };
+  }
 
   private readonly onSocketError = (error: Error): void => {
     // Reset, EPIPE, TLS errors: the socket closes next, and 'close' reports 1006.
@@ -379,19 +467,24 @@ export class WebSocketConnection
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
     }
-    const { code, reason, wasClean } = this.core.receiveEof();
     const deflate = this.deflate;
     if (deflate !== null) {
       deflate.closeOutbound(new NotOpenError('the connection closed before the message was sent'));
       if (deflate.inboundPending) {
-        // Messages that arrived before the close are still being inflated: deliver them first.
-        this.pendingClose = { code, reason, wasClean };
+        // A message that arrived before the end is still inflating: deliver it, and parse what came
+        // after it (the close frame, perhaps), before reporting the close.
+        this.eofPending = true;
         return;
       }
-      deflate.dispose();
     }
-    this.emit('close', code, reason, wasClean);
+    this.finishClose();
   };
+
+  private finishClose(): void {
+    const { code, reason, wasClean } = this.core.receiveEof();
+    this.deflate?.dispose();
+    this.emit('close', code, reason, wasClean);
+  }
 
   private createQueues(codec: DeflateCodec): CompressionQueues {
     return new CompressionQueues(codec, {
@@ -399,17 +492,33 @@ export class WebSocketConnection
       failInbound: (error) => this.core.fail(error.code, error.closeCode, error.message),
       holdReading: (hold) => {
         this.holdForInflate = hold;
+        if (hold) this.core.pauseInput();
+        else this.core.resumeInput();
+        // Resuming may have started another inflation: read the flag again.
         this.updateReading();
       },
       inboundIdle: () => {
-        const pending = this.pendingClose;
-        if (pending === null) return;
-        this.pendingClose = null;
-        this.deflate?.dispose();
-        this.emit('close', pending.code, pending.reason, pending.wasClean);
+        if (!this.eofPending) return;
+        this.eofPending = false;
+        this.finishClose();
       },
-      frame: (payload, isText, compressed) => this.core.frameMessage(payload, isText, compressed),
-      write: (chunks, cb) => this.writeChunks(chunks, cb),
+      frame: (payload, isText, compressed) => {
+        // Framed as it is written: inspectors hear of it now.
+        this.framingFromQueue = true;
+        try {
+          return this.core.frameMessage(payload, isText, compressed);
+        } finally {
+          this.framingFromQueue = false;
+        }
+      },
+      write: (chunks, cb, info) => {
+        if (info !== null) this.emit('frame', info);
+        this.writeChunks(chunks, cb);
+        if (this.overHighWaterMark && !this.drainCheckPending) {
+          this.drainCheckPending = true;
+          process.nextTick(this.checkDrainedAfterQueue);
+        }
+      },
       end: () => this.socket.end(),
     });
   }
@@ -442,11 +551,3 @@ export class WebSocketConnection
 
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
-
-export function toBytes(data: WebSocketData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError('data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
-}

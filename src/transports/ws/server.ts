@@ -22,7 +22,9 @@ import { HandshakeError } from '../../protocol/errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
 import { buildAcceptResponse, buildRefusal, validateClientRequest } from '../../protocol/ws/handshake.js';
 import { type DeflateConfig, negotiateAsServer } from '../../protocol/ws/permessage-deflate.js';
+import type { WebSocketData } from './bytes.js';
 import { WebSocketConnection } from './connection.js';
+import { PreparedMessage } from './prepared.js';
 
 /** What `authenticate` answers: accept, or refuse with a status (default 401), headers and a message. */
 export type AuthResult =
@@ -67,6 +69,8 @@ export interface WebSocketServerOptions {
   closeTimeout?: number;
   /** Outbound bytes above which a connection stops reading until they drain. Default 1 MiB. */
   highWaterMark?: number;
+  /** Stop reading from a connection while it is over `highWaterMark` (default true). */
+  pauseOnBackpressure?: boolean;
   /** Track connections in `clients` (default true). */
   clientTracking?: boolean;
   /**
@@ -323,6 +327,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         maxPayload: this.options.maxPayload,
         closeTimeout: this.options.closeTimeout,
         highWaterMark: this.options.highWaterMark,
+        pauseOnBackpressure: this.options.pauseOnBackpressure ?? true,
         head,
         url: req.url,
       });
@@ -351,6 +356,41 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Send one message to every open client (or those `filter` accepts): framed once, compressed once
+   * per set of shared-mode parameters, the same bytes written to every socket. Writes are corked
+   * until the next tick, so several broadcasts in a row leave in one system call per client.
+   * Returns how many clients it was sent to. For slow clients, check `bufferedAmount` in `filter`.
+   */
+  broadcast(
+    data: WebSocketData | PreparedMessage,
+    options?: { binary?: boolean; compress?: boolean; filter?: (client: WebSocketConnection) => boolean },
+  ): number {
+    const message = data instanceof PreparedMessage ? data : new PreparedMessage(data, options);
+    const filter = options?.filter;
+    const sendOptions = options?.compress === false ? { compress: false } : undefined;
+    let sent = 0;
+    for (const client of this.clients) {
+      if (client.readyState !== WebSocketConnection.OPEN) continue;
+      if (filter !== undefined && !filter(client)) continue;
+      if (!this.corked.has(client)) {
+        client.cork();
+        this.corked.add(client);
+        if (this.corked.size === 1) process.nextTick(this.uncorkAll);
+      }
+      client.send(message, sendOptions);
+      sent++;
+    }
+    return sent;
+  }
+
+  private readonly corked = new Set<WebSocketConnection>();
+
+  private readonly uncorkAll = (): void => {
+    for (const client of this.corked) client.uncork();
+    this.corked.clear();
+  };
 
   private reject(socket: Duplex, req: IncomingMessage, error: HandshakeError): void {
     refuse(socket, error);

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import {
+  connect,
+  type FrameInfo,
+  PreparedMessage,
+  type WebSocketConnection,
+  WebSocketServer,
+  type WebSocketServerOptions,
+} from '../../../src/index.js';
+
+async function echoServer(
+  options: Partial<WebSocketServerOptions>,
+): Promise<{ wss: WebSocketServer; url: string }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
+  await once(wss, 'listening');
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  const address = wss.address();
+  assert.ok(address !== null && typeof address === 'object');
+  return { wss, url: `ws://127.0.0.1:${address.port}/` };
+}
+
+function collect(ws: WebSocketConnection, count: number): Promise<Buffer[]> {
+  const got: Buffer[] = [];
+  return new Promise((resolve) => {
+    ws.on('message', (data) => {
+      got.push(data);
+      if (got.length === count) resolve(got);
+    });
+  });
+}
+
+/** Messages whose compression takes different paths: uncompressed, synchronous, thread pool. */
+function mixedMessages(): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < 40; i++) {
+    const size = [10, 2000, 300_000, 50, 70_000][i % 5]!;
+    out.push(Buffer.alloc(size, `${i % 10}message${i}`));
+  }
+  return out;
+}
+
+describe('permessage-deflate in the Node adapter', () => {
+  for (const mode of ['shared', 'dedicated'] as const) {
+    it(`keeps message order in ${mode} mode when small, large and uncompressed messages mix`, async () => {
+      const { wss, url } = await echoServer({ perMessageDeflate: { mode } });
+      const client = await connect(url, { perMessageDeflate: { mode }, inspectFrames: true });
+      const frames: FrameInfo[] = [];
+      client.on('frame', (f) => frames.push(f));
+      assert.match(client.extensions, /^permessage-deflate/);
+      const messages = mixedMessages();
+      const received = collect(client, messages.length);
+      for (const m of messages) client.send(m);
+      const got = await received;
+      assert.equal(got.length, messages.length);
+      for (let i = 0; i < messages.length; i++) assert.ok(got[i]!.equals(messages[i]!), `message ${i}`);
+      const dataIn = frames.filter((f) => f.direction === 'in' && f.opcode === 2);
+      // Below the 1024-byte threshold: plain; above: RSV1.
+      assert.equal(dataIn.filter((f) => f.rsv1).length, 24);
+      assert.ok(
+        dataIn.filter((f) => f.rsv1).every((f) => f.length < 20_000),
+        'compressed on the wire',
+      );
+      client.close();
+      await wss.close();
+    });
+  }
+
+  it('sends a message uncompressed when asked with compress: false', async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: true });
+    const client = await connect(url, { inspectFrames: true });
+    const frames: FrameInfo[] = [];
+    client.on('frame', (f) => frames.push(f));
+    const received = collect(client, 1);
+    client.send(Buffer.alloc(5000, 1), { compress: false });
+    await received;
+    const out = frames.find((f) => f.direction === 'out' && f.opcode === 2);
+    assert.equal(out?.rsv1, false);
+    assert.equal(out?.length, 5000);
+    client.close();
+    await wss.close();
+  });
+
+  it('sends the close frame after a message still being compressed, and counts it as buffered', async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: { mode: 'dedicated' } });
+    const client = await connect(url);
+    const big = Buffer.alloc(2 << 20, 'close after me ');
+    const received = collect(client, 1);
+    const closed = once(client, 'close');
+    client.send(big);
+    assert.ok(client.bufferedAmount >= big.length, 'the queued message counts in bufferedAmount');
+    client.close(1000, 'done');
+    assert.equal(client.readyState, 2);
+    assert.equal(client.send('too late'), false);
+    const [echo] = await received;
+    assert.ok(echo!.equals(big));
+    const [code] = (await closed) as [number, string];
+    assert.equal(code, 1000);
+    await wss.close();
+  });
+
+  it('is off on a server by default, and a client without it offers nothing', async () => {
+    const plain = await echoServer({});
+    const a = await connect(plain.url);
+    assert.equal(a.extensions, '');
+    a.close();
+    await plain.wss.close();
+    const compressed = await echoServer({ perMessageDeflate: true });
+    const b = await connect(compressed.url, { perMessageDeflate: false });
+    assert.equal(b.extensions, '');
+    b.close();
+    await compressed.wss.close();
+  });
+});
+
+describe('WebSocketServer.broadcast', () => {
+  it('frames once and delivers to every open client, compressed for shared-mode clients', async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: { mode: 'shared' } });
+    const plainClient = await connect(url, { perMessageDeflate: false, inspectFrames: true });
+    const deflateClient = await connect(url, { inspectFrames: true });
+    await new Promise((r) => setTimeout(r, 20));
+    const rsv: Record<string, boolean[]> = { plain: [], deflate: [] };
+    plainClient.on('frame', (f) => f.direction === 'in' && rsv.plain!.push(f.rsv1));
+    deflateClient.on('frame', (f) => f.direction === 'in' && rsv.deflate!.push(f.rsv1));
+    const text = JSON.stringify({ event: 'tick', data: 'x'.repeat(4000) });
+    const gotPlain = collect(plainClient, 3);
+    const gotDeflate = collect(deflateClient, 3);
+    assert.equal(wss.broadcast(text), 2);
+    const prepared = new PreparedMessage(Buffer.from('small binary'));
+    assert.equal(wss.broadcast(prepared), 2);
+    assert.equal(wss.broadcast('only plain', { filter: (c) => c.extensions === '' }), 1);
+    assert.equal(wss.broadcast('only deflate', { filter: (c) => c.extensions !== '' }), 1);
+    const [p, d] = await Promise.all([gotPlain, gotDeflate]);
+    assert.deepEqual(
+      p.map((m) => m.toString()),
+      [text, 'small binary', 'only plain'],
+    );
+    assert.deepEqual(
+      d.map((m) => m.toString()),
+      [text, 'small binary', 'only deflate'],
+    );
+    assert.deepEqual(rsv.plain, [false, false, false]);
+    assert.deepEqual(rsv.deflate, [true, false, false], 'only the message over the threshold is compressed');
+    plainClient.close();
+    deflateClient.close();
+    await wss.close();
+  });
+
+  it('keeps order in a burst of broadcasts and skips clients that closed', async () => {
+    const { wss, url } = await echoServer({});
+    const a = await connect(url);
+    const b = await connect(url);
+    await new Promise((r) => setTimeout(r, 20));
+    const gotA = collect(a, 100);
+    for (let i = 0; i < 100; i++) wss.broadcast(`m${i}`);
+    const messages = await gotA;
+    assert.deepEqual(
+      messages.map((m) => m.toString()),
+      Array.from({ length: 100 }, (_, i) => `m${i}`),
+    );
+    b.close();
+    await once(b, 'close');
+    assert.equal(wss.broadcast('after'), 1);
+    a.close();
+    await wss.close();
+  });
+});
