@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
+import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
 
 export interface ServeOptions {
@@ -101,8 +102,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         ws.close(CloseCode.UnsupportedData, '/broadcast accepts text messages only');
         return;
       }
-      const text = data.toString('utf8');
-      for (const client of broadcast.clients) sendOrShed(client, text, backlogLimit);
+      // Framed (and compressed) once for every client.
+      const message = new PreparedMessage(data.toString('utf8'));
+      for (const client of broadcast.clients) sendOrShed(client, message, backlogLimit);
     });
   });
 
@@ -132,11 +134,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   };
 }
 
-function sendOrShed(client: WebSocketConnection, text: string, limit: number): void {
+function sendOrShed(client: WebSocketConnection, message: PreparedMessage, limit: number): void {
   if (client.readyState !== 1) return;
   if (client.bufferedAmount > limit) {
     client.close(CloseCode.PolicyViolation, 'too slow: broadcast backlog limit exceeded');
     return;
   }
-  client.send(text);
+  client.send(message);
 }

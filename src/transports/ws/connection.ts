@@ -121,8 +121,10 @@ export class WebSocketConnection
   private closed = false;
   private started = false;
   private head: Buffer | null;
-  /** permessage-deflate's ordered queues, when negotiated. */
-  private readonly deflate: CompressionQueues | null;
+  /** permessage-deflate's state, when negotiated. */
+  private readonly codec: DeflateCodec | null;
+  /** Its ordered queues, created with the first compressed message either way (idle sockets: none). */
+  private deflate: CompressionQueues | null = null;
   private holdForInflate = false;
   private drainCheckPending = false;
   /** An outbound frame's description, held until the frame leaves the compression queue. */
@@ -152,7 +154,7 @@ export class WebSocketConnection
       this,
     );
     this.head = options.head ?? null;
-    this.deflate = options.deflate != null ? this.createQueues(options.deflate) : null;
+    this.codec = options.deflate ?? null;
     socket.on('end', this.onSocketEnd);
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketError);
@@ -204,16 +206,16 @@ export class WebSocketConnection
     const bytes = toBytes(data);
     if (!this.acceptWrite(cb)) return false;
     const fin = options?.fin ?? true;
-    const deflate = this.deflate;
+    const codec = this.codec;
     if (
-      deflate !== null &&
+      codec !== null &&
       fin &&
-      bytes.length >= deflate.codec.threshold &&
+      bytes.length >= codec.threshold &&
       options?.compress !== false &&
       !this.core.sendingFragmented
     ) {
       this.pendingCallback = null;
-      deflate.sendCompressed(bytes, isText, cb ?? null);
+      this.queues(codec).sendCompressed(bytes, isText, cb ?? null);
       this.checkBackpressureSoon();
       return true;
     }
@@ -238,10 +240,11 @@ export class WebSocketConnection
     }
     if (!this.acceptWrite(cb)) return false;
     this.pendingCallback = null;
-    const deflate = this.deflate;
+    const codec = this.codec;
     let chunks: Buffer[];
-    if (deflate !== null && compress && message.data.length >= deflate.codec.threshold) {
-      const deflater = deflate.codec.deflater;
+    if (codec !== null && compress && message.data.length >= codec.threshold) {
+      const deflate = this.queues(codec);
+      const deflater = codec.deflater;
       const key = deflater.statelessKey;
       if (key === null || deflate.outboundPending || !deflater.canCompressSync(message.data.length)) {
         deflate.sendCompressed(message.data, message.isText, cb ?? null);
@@ -252,6 +255,7 @@ export class WebSocketConnection
     } else {
       chunks = message.frame();
     }
+    const deflate = this.deflate;
     if (deflate?.outboundPending) deflate.queueRaw(chunks, cb ?? null);
     else this.writeChunks(chunks, cb ?? null);
     return true;
@@ -321,8 +325,9 @@ export class WebSocketConnection
   // ConnectionHandler (called by the core) --------------------------------------------------------
 
   onMessage(data: Buffer, isText: boolean, compressed: boolean): void {
-    if (this.deflate === null) this.emit('message', data, !isText);
-    else this.deflate.receive(data, isText, compressed);
+    const codec = this.codec;
+    if (codec === null || (!compressed && this.deflate === null)) this.emit('message', data, !isText);
+    else this.queues(codec).receive(data, isText, compressed);
   }
 
   onPing(payload: Buffer): void {
@@ -483,11 +488,13 @@ export class WebSocketConnection
   private finishClose(): void {
     const { code, reason, wasClean } = this.core.receiveEof();
     this.deflate?.dispose();
+    this.codec?.close();
     this.emit('close', code, reason, wasClean);
   }
 
-  private createQueues(codec: DeflateCodec): CompressionQueues {
-    return new CompressionQueues(codec, {
+  private queues(codec: DeflateCodec): CompressionQueues {
+    if (this.deflate !== null) return this.deflate;
+    this.deflate = new CompressionQueues(codec, {
       deliver: (data, isText) => this.emit('message', data, !isText),
       failInbound: (error) => this.core.fail(error.code, error.closeCode, error.message),
       holdReading: (hold) => {
@@ -521,6 +528,7 @@ export class WebSocketConnection
       },
       end: () => this.socket.end(),
     });
+    return this.deflate;
   }
 
   // Helpers ---------------------------------------------------------------------------------------
