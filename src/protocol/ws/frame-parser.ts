@@ -49,6 +49,14 @@ const enum State {
  */
 const MAX_ASSEMBLY = 64 * 1024 * 1024;
 
+/** Scratch for the key of the piece being unmasked: filled right before each (synchronous) use. */
+const KEY = Buffer.alloc(4);
+
+function keyBytes(key: number): Buffer {
+  KEY.writeUInt32BE(key, 0);
+  return KEY;
+}
+
 export class FrameParser {
   private state = State.Header;
   private readonly chunks: Buffer[] = [];
@@ -62,7 +70,8 @@ export class FrameParser {
   private length = 0;
   private remaining = 0;
   private phase = 0;
-  private readonly maskKey = Buffer.alloc(4);
+  /** The frame's masking key as a big-endian 32-bit number (no Buffer per connection). */
+  private maskKey = 0;
   /** The frame's payload being assembled across reads, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assembled = 0;
@@ -175,10 +184,12 @@ export class FrameParser {
           if (this.buffered < 4) return;
           const first = this.chunks[0]!;
           if (first.length - this.offset >= 4) {
-            first.copy(this.maskKey, 0, this.offset, this.offset + 4);
+            this.maskKey = first.readUInt32BE(this.offset);
             this.skip(4);
           } else {
-            for (let i = 0; i < 4; i++) this.maskKey[i] = this.readByte();
+            let key = 0;
+            for (let i = 0; i < 4; i++) key = (key << 8) | this.readByte();
+            this.maskKey = key >>> 0;
           }
           this.startFrame();
           break;
@@ -204,7 +215,7 @@ export class FrameParser {
             // The whole payload is in one read (or too large to assemble up front): hand over a view,
             // unmasked in place, without a copy.
             piece = source;
-            if (masked) unmaskInPlace(piece, this.maskKey, this.phase);
+            if (masked) unmaskInPlace(piece, keyBytes(this.maskKey), this.phase);
           } else {
             // The payload arrives in several reads: unmask (or copy) each straight into one buffer of
             // the frame's length, so the frame is contiguous at the end without a second pass.
@@ -213,7 +224,7 @@ export class FrameParser {
               this.assembled = 0;
             }
             const at = this.assembled;
-            if (masked) maskInto(source, this.maskKey, this.assembly, at, this.phase);
+            if (masked) maskInto(source, keyBytes(this.maskKey), this.assembly, at, this.phase);
             else source.copy(this.assembly, at);
             piece = this.assembly.subarray(at, at + take);
             this.assembled = at + take;

@@ -92,6 +92,34 @@ export class NotOpenError extends Error {
   readonly code = 'WS_ERR_NOT_OPEN';
 }
 
+const OWNER = Symbol('conduit.connection');
+type OwnedSocket = Duplex & { [OWNER]?: WebSocketConnection };
+
+function owner(socket: Duplex): WebSocketConnection {
+  return (socket as OwnedSocket)[OWNER]!;
+}
+function socketData(this: Duplex, chunk: Buffer): void {
+  owner(this).onSocketData(chunk);
+}
+function socketEnd(this: Duplex): void {
+  owner(this).onSocketEnd();
+}
+function socketClose(this: Duplex): void {
+  owner(this).onSocketClose();
+}
+function socketError(this: Duplex, error: Error): void {
+  owner(this).onSocketError(error);
+}
+function socketDrain(this: Duplex): void {
+  owner(this).onSocketDrain();
+}
+function checkBackpressureTick(connection: WebSocketConnection): void {
+  connection.checkBackpressure();
+}
+function checkDrainedTick(connection: WebSocketConnection): void {
+  connection.checkDrainedAfterQueue();
+}
+
 export class WebSocketConnection
   extends EventEmitter<WebSocketConnectionEvents>
   implements ConnectionHandler
@@ -155,10 +183,13 @@ export class WebSocketConnection
     );
     this.head = options.head ?? null;
     this.codec = options.deflate ?? null;
-    socket.on('end', this.onSocketEnd);
-    socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
-    socket.on('drain', this.onSocketDrain);
+    // Socket listeners are shared functions that find the connection on the socket: no closures per
+    // connection (an idle server holds thousands).
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('end', socketEnd);
+    socket.on('close', socketClose);
+    socket.on('error', socketError);
+    socket.on('drain', socketDrain);
   }
 
   /**
@@ -172,7 +203,7 @@ export class WebSocketConnection
     const head = this.head;
     this.head = null;
     if (head !== null && head.length > 0) this.onSocketData(head);
-    this.socket.on('data', this.onSocketData);
+    this.socket.on('data', socketData);
     this.updateReading();
   }
 
@@ -384,17 +415,17 @@ export class WebSocketConnection
       // Judge the backlog on the next tick: a write the kernel took at once is still counted in
       // writableLength until Node's own after-write tick, which runs before ours.
       this.backpressureCheckPending = true;
-      process.nextTick(this.checkBackpressure);
+      process.nextTick(checkBackpressureTick, this);
     }
   }
 
-  /** Backpressure: while the peer does not read what we write, stop reading what it writes. */
-  private readonly checkBackpressure = (): void => {
+  /** @internal Backpressure: while the peer does not read what we write, stop reading what it writes. */
+  checkBackpressure(): void {
     this.backpressureCheckPending = false;
     if (this.overHighWaterMark || this.closed || this.bufferedAmount < this.highWaterMark) return;
     this.overHighWaterMark = true;
     this.updateReading();
-  };
+  }
 
   /** Read from the socket unless the user, our backlog or waiting inflations say otherwise. */
   private updateReading(): void {
@@ -418,7 +449,8 @@ export class WebSocketConnection
 
   // Socket events ---------------------------------------------------------------------------------
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  /** @internal */
+  onSocketData(chunk: Buffer): void {
     this.isAlive = true;
     // Everything written while this read is handled (echoes, pongs, close frames) leaves in one writev
     // instead of one system call per frame.
@@ -429,30 +461,33 @@ export class WebSocketConnection
     } finally {
       socket.uncork();
     }
-  };
+  }
 
-  private readonly onSocketEnd = (): void => {
+  /** @internal */
+  onSocketEnd(): void {
     // The peer will send nothing more; finish our side too.
     this.socket.end();
-  };
+  }
 
-  private readonly onSocketDrain = (): void => {
+  /** @internal */
+  onSocketDrain(): void {
     // Only a backlog that went over our high-water mark is reported (the socket drains far more often).
     if (!this.overHighWaterMark) return;
     if (this.deflate !== null && this.deflate.outboundBytes >= this.highWaterMark) return;
     this.drained();
-  };
+  }
 
   /**
    * After a write from the compression queue: the socket emits 'drain' only if a write found its
    * buffer full, so a backlog that was mostly waiting for zlib must be seen to drain here.
    */
-  private readonly checkDrainedAfterQueue = (): void => {
+  /** @internal */
+  checkDrainedAfterQueue(): void {
     this.drainCheckPending = false;
     if (!this.overHighWaterMark || this.closed || this.socket.writableNeedDrain) return;
     if (this.deflate !== null && this.deflate.outboundBytes >= this.highWaterMark) return;
     this.drained();
-  };
+  }
 
   private drained(): void {
     this.overHighWaterMark = false;
@@ -460,12 +495,14 @@ export class WebSocketConnection
     this.emit('drain');
   }
 
-  private readonly onSocketError = (error: Error): void => {
+  /** @internal */
+  onSocketError(error: Error): void {
     // Reset, EPIPE, TLS errors: the socket closes next, and 'close' reports 1006.
     if (this.listenerCount('error') > 0 && !this.closed) this.emit('error', error);
-  };
+  }
 
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  onSocketClose(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.closeTimer !== null) {
@@ -483,7 +520,7 @@ export class WebSocketConnection
       }
     }
     this.finishClose();
-  };
+  }
 
   private finishClose(): void {
     const { code, reason, wasClean } = this.core.receiveEof();
@@ -523,7 +560,7 @@ export class WebSocketConnection
         this.writeChunks(chunks, cb);
         if (this.overHighWaterMark && !this.drainCheckPending) {
           this.drainCheckPending = true;
-          process.nextTick(this.checkDrainedAfterQueue);
+          process.nextTick(checkDrainedTick, this);
         }
       },
       end: () => this.socket.end(),

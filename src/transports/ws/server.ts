@@ -4,12 +4,7 @@
  * `handleUpgrade`). Several servers can share one http server, each on its own `path`.
  */
 import { EventEmitter } from 'node:events';
-import {
-  createServer,
-  type Server as HttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
@@ -25,6 +20,7 @@ import { type DeflateConfig, negotiateAsServer } from '../../protocol/ws/permess
 import type { WebSocketData } from './bytes.js';
 import { WebSocketConnection } from './connection.js';
 import { PreparedMessage } from './prepared.js';
+import { StandaloneListener } from './standalone.js';
 
 /** What `authenticate` answers: accept, or refuse with a status (default 401), headers and a message. */
 export type AuthResult =
@@ -149,7 +145,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocketConnection>();
   private readonly options: WebSocketServerOptions;
   private readonly http: HttpServer | HttpsServer | null;
-  private readonly ownsServer: boolean;
+  /** The listener of a standalone server (`port`). */
+  private readonly standalone: StandaloneListener | null;
   private heartbeat: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private readonly deflateOptions: PerMessageDeflateOptions | null;
@@ -168,33 +165,29 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (this.deflateOptions !== null) checkDeflateOptions(this.deflateOptions);
     this.deflateConfig = serverDeflateConfig(this.deflateOptions ?? {});
     if (options.port !== undefined) {
-      const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-      const http = createServer(
-        { connectionsCheckingInterval: Math.max(100, Math.min(1000, timeout / 2)) } as Parameters<
-          typeof createServer
-        >[0] &
-          object,
-        (_req: IncomingMessage, res: ServerResponse) => {
-          const body = 'Upgrade Required\n';
-          res.writeHead(426, {
-            'Content-Type': 'text/plain',
-            'Content-Length': body.length,
-            Upgrade: 'websocket',
-          });
-          res.end(body);
+      // A TCP listener of our own that reads the request head itself: no http machinery per socket.
+      const listener = new StandaloneListener({
+        headTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+        upgrade: (req, socket, head) => {
+          if (options.path !== undefined && pathOf(req.url) !== options.path) {
+            this.reject(
+              socket,
+              req,
+              new HandshakeError('WS_ERR_NOT_FOUND', 404, `no WebSocket endpoint at ${pathOf(req.url)}`),
+            );
+            return;
+          }
+          this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
         },
-      );
-      // A client that sends half a request head and stalls is answered 408 and dropped after this.
-      http.headersTimeout = timeout;
-      http.requestTimeout = timeout;
-      this.http = http;
-      this.ownsServer = true;
-      http.on('listening', () => this.emit('listening'));
-      http.on('error', (error) => this.emitError(error));
-      http.listen(options.port, options.host);
+      });
+      this.standalone = listener;
+      this.http = null;
+      listener.server.on('listening', () => this.emit('listening'));
+      listener.server.on('error', (error) => this.emitError(error));
+      listener.server.listen(options.port, options.host);
     } else {
+      this.standalone = null;
       this.http = options.server ?? null;
-      this.ownsServer = false;
     }
     if (this.http !== null) attach(this.http, { path: options.path, server: this });
     const interval = options.heartbeatInterval ?? 0;
@@ -206,7 +199,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** The address of the standalone or attached server. */
   address(): ReturnType<HttpServer['address']> {
-    return this.http?.address() ?? null;
+    return (this.standalone?.server ?? this.http)?.address() ?? null;
   }
 
   /**
@@ -331,10 +324,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         head,
         url: req.url,
       });
-      if (this.options.clientTracking !== false) {
-        this.clients.add(ws);
-        ws.on('close', () => this.clients.delete(ws));
-      }
+      if (this.options.clientTracking !== false) this.track(ws);
       try {
         cb(ws, req);
       } catch (error) {
@@ -392,6 +382,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.corked.clear();
   };
 
+  /**
+   * Add to `clients` until closed. A method of its own so that the listener's closure holds only the
+   * connection, not the handshake's request, socket and head (which a closure created inside
+   * `upgrade` would keep alive for the connection's lifetime).
+   */
+  private track(ws: WebSocketConnection): void {
+    this.clients.add(ws);
+    ws.on('close', () => this.clients.delete(ws));
+  }
+
   private reject(socket: Duplex, req: IncomingMessage, error: HandshakeError): void {
     refuse(socket, error);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', error, req);
@@ -433,15 +433,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
             client.close(1001, 'server shutting down');
           }),
       );
-      const stopListening =
-        this.ownsServer && this.http !== null
-          ? new Promise<void>((resolve) => {
-              const http = this.http as HttpServer;
-              if (!http.listening) return resolve();
-              http.close(() => resolve());
-              http.closeIdleConnections();
-            })
-          : Promise.resolve();
+      const stopListening = this.standalone?.stopAccepting() ?? Promise.resolve();
       await Promise.all([...pending, stopListening]);
       this.emit('close');
     })();
