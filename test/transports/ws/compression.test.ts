@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connect,
   type FrameInfo,
@@ -9,6 +10,7 @@ import {
   WebSocketServer,
   type WebSocketServerOptions,
 } from '../../../src/index.js';
+import { zlibLimiter } from '../../../src/pipeline/zlib-limiter.js';
 
 async function echoServer(
   options: Partial<WebSocketServerOptions>,
@@ -97,6 +99,24 @@ describe('permessage-deflate in the Node adapter', () => {
     assert.ok(echo!.equals(big));
     const [code] = (await closed) as [number, string];
     assert.equal(code, 1000);
+    await wss.close();
+  });
+
+  it('fails queued sends with an error and frees zlib when the connection dies mid-compression', async () => {
+    const { wss, url } = await echoServer({ perMessageDeflate: { mode: 'dedicated' } });
+    const client = await connect(url, { perMessageDeflate: { mode: 'dedicated' } });
+    const results: (Error | null | undefined)[] = [];
+    for (let i = 0; i < 6; i++) client.send(Buffer.alloc(1 << 20, `payload ${i} `), (e) => results.push(e));
+    client.terminate();
+    await once(client, 'close');
+    for (let i = 0; i < 50 && results.length < 6; i++) await sleep(20);
+    assert.equal(results.length, 6, 'every callback ran');
+    assert.ok(
+      results.some((e) => e instanceof Error),
+      'sends that never left report an error',
+    );
+    for (let i = 0; i < 50 && zlibLimiter.stats.active > 0; i++) await sleep(20);
+    assert.deepEqual(zlibLimiter.stats, { active: 0, waiting: 0 });
     await wss.close();
   });
 
