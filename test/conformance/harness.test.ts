@@ -84,6 +84,47 @@ describe('the harness against servers with known faults', { concurrency: true },
   });
 });
 
+describe('the permessage-deflate judge against servers with known faults', { concurrency: true }, () => {
+  it('passes a server that compresses as agreed', async () => {
+    for (const id of ['12.2.4', '12.5.6', '13.3.3', '13.8.4', '13.10.5', 'x.13.1']) {
+      const r = await againstServer({ deflate: true }, id);
+      assert.ok(r.passed, `${id}: ${r.behavior}/${r.behaviorClose} ${r.result} ${r.violation ?? ''}`);
+    }
+  });
+
+  it('fails a server that compresses with a larger window than agreed (15 bits for 9 and 11)', async () => {
+    for (const id of ['13.8.4', '13.10.5']) {
+      const r = await againstServer({ deflate: true, deflateWindowBits: 15 }, id);
+      assert.equal(r.passed, false, id);
+      assert.match(r.violation ?? '', /beyond the agreed (9|11)-bit window/);
+    }
+  });
+
+  it('fails a server that keeps its context although server_no_context_takeover was agreed', async () => {
+    const r = await againstServer({ deflate: true, deflateKeepContext: true }, '13.3.3');
+    assert.equal(r.passed, false);
+    assert.match(r.violation ?? '', /no context takeover was agreed/);
+  });
+
+  it('fails a server that sets RSV1 on continuation frames', async () => {
+    const r = await againstServer({ deflate: true, deflateRsv1OnContinuation: true }, '12.2.4');
+    assert.equal(r.passed, false);
+    assert.match(r.violation ?? '', /RSV1 set on a continuation frame/);
+  });
+
+  it('fails a server that leaves out an offered server_no_context_takeover', async () => {
+    const r = await againstServer({ deflate: true, deflateDropServerNoContext: true }, '13.3.1');
+    assert.equal(r.behavior, 'FAILED');
+    assert.match(r.result, /server_no_context_takeover was offered and is missing/);
+  });
+
+  it('fails a server that accepts an offer it must decline', async () => {
+    const r = await againstServer({ deflate: true, deflateAcceptAnything: true }, 'x.13.1');
+    assert.equal(r.behavior, 'FAILED');
+    assert.match(r.result, /unknown parameter foo/);
+  });
+});
+
 describe('the harness against clients with known faults', { concurrency: true }, () => {
   let server: FuzzingServer;
   before(async () => {
@@ -109,6 +150,12 @@ describe('the harness against clients with known faults', { concurrency: true },
     const r = await againstClient({ unmasked: true }, '1.1.2');
     assert.equal(r.passed, false);
     assert.match(r.violation ?? '', /unmasked/);
+  });
+
+  it('fails a client that goes on after a permessage-deflate response it must refuse', async () => {
+    const r = await againstClient({ deflateOffer: 'permessage-deflate; client_max_window_bits' }, 'x.13.20');
+    assert.equal(r.behavior, 'FAILED');
+    assert.match(r.result, /used the connection although the response is not acceptable/);
   });
 
   it('fails, under the strict rules only, a client that closes TCP before the server', async () => {

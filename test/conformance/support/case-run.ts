@@ -11,6 +11,7 @@
  * - a client must let the server close TCP after a normal closing handshake (RFC 6455 7.1.1 SHOULD);
  * - anything the endpoint sends that breaks RFC 6455 (masking, UTF-8, close codes...) fails the case.
  */
+import type { Negotiation } from './deflate.js';
 import type { FuzzPeer, PeerEvent, PeerHooks } from './peer.js';
 
 export type Behavior =
@@ -29,11 +30,17 @@ export interface ExpectedClose {
   closeCode: number[];
   /** The closing handshake must complete and the server must close TCP. */
   requireClean: boolean;
+  /**
+   * The endpoint may fail the connection by closing TCP without a close frame: a client refusing the
+   * server's handshake response (RFC 6455 4.1: the WebSocket connection is never established).
+   */
+  allowDrop?: boolean;
 }
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_PROTOCOL_ERROR = 1002;
 export const CLOSE_INVALID_PAYLOAD = 1007;
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 export const message = (data: Buffer | string, binary = false): PeerEvent => ({
   kind: 'message',
@@ -56,6 +63,17 @@ export interface ConformanceCase {
   informational?: boolean;
   /** Longest the case may take before it is abandoned, in Autobahn seconds (default 10). */
   budgetSeconds?: number;
+  /** Only for this endpoint under test (default both): 'server' = run by the fuzzing client. */
+  side?: 'server' | 'client';
+  /** permessage-deflate negotiation (sections 12 and 13); without it, no extension is offered or agreed. */
+  deflate?: DeflateSpec;
+}
+
+export interface DeflateSpec {
+  /** Testing a server: the Sec-WebSocket-Extensions the fuzzing client offers. */
+  offer: string;
+  /** Testing a client: what the fuzzing server answers to the client's offers (null: no extension). */
+  respond(offer: string | null): string | null;
 }
 
 export interface CaseResult {
@@ -80,6 +98,8 @@ export interface CaseResult {
   remoteCloseCode: number | null;
   remoteCloseReason: string | null;
   violation: string | null;
+  /** permessage-deflate: what was offered, answered and agreed (deflate cases only). */
+  negotiation: string | null;
   durationMs: number;
 }
 
@@ -97,6 +117,19 @@ export class CaseRun implements PeerHooks {
   result = 'Actual events differ from any expected.';
   /** Cases that override onMessage set this to decide the behaviour themselves. */
   selfJudged = false;
+  /** permessage-deflate negotiation as judged by the peer (deflate cases; set before onOpen). */
+  negotiation: Negotiation | null = null;
+  /**
+   * The endpoint is configured to compress every message of at least this many bytes (null: unknown):
+   * a deflate case then requires its echoes compressed, so compression is exercised both ways.
+   */
+  compressThreshold: number | null = null;
+  /** Stricter-rule failures found by the case itself (reported with the others). */
+  readonly caseStrictFailures: string[] = [];
+  /** Set at run time by a case whose outcome the RFC leaves open (reported INFORMATIONAL). */
+  informational = false;
+  /** Runs first when the connection is gone, for cases that judge how it ended. */
+  beforeVerdict: (() => void) | null = null;
   private readonly started = Date.now();
   private finish: ((result: CaseResult) => void) | null = null;
   readonly done: Promise<CaseResult>;
@@ -108,11 +141,11 @@ export class CaseRun implements PeerHooks {
   }
 
   /** Overridable per case (Autobahn cases replace onMessage in section 9). */
-  messageHandler: ((data: Buffer, binary: boolean) => void) | null = null;
+  messageHandler: ((data: Buffer, binary: boolean, compressed: boolean) => void) | null = null;
 
-  onMessage(data: Buffer, binary: boolean): void {
+  onMessage(data: Buffer, binary: boolean, compressed: boolean): void {
     if (this.messageHandler !== null) {
-      this.messageHandler(data, binary);
+      this.messageHandler(data, binary, compressed);
       return;
     }
     this.received.push({ kind: 'message', data, binary });
@@ -146,6 +179,7 @@ export class CaseRun implements PeerHooks {
 
   onConnectionLost(): void {
     const p = this.p;
+    this.beforeVerdict?.();
     if (!this.selfJudged) {
       for (const [behavior, events] of this.expected) {
         if (sameEvents(this.received, events)) {
@@ -178,14 +212,14 @@ export class CaseRun implements PeerHooks {
       this.behavior = 'FAILED';
       this.result = resultClose;
     }
-    if (this.spec.informational) {
+    if (this.spec.informational || (this.informational && this.behavior === 'OK')) {
       this.behavior = 'INFORMATIONAL';
     }
 
-    const strictFailures: string[] = [];
+    const strictFailures: string[] = [...this.caseStrictFailures];
     if (p.violation !== null) strictFailures.push(`the endpoint broke the protocol: ${p.violation}`);
     const failureExpected = !ec.closeCode.includes(CLOSE_NORMAL);
-    if (failureExpected && p.remoteCloseCode === null) {
+    if (failureExpected && p.remoteCloseCode === null && ec.allowDrop !== true) {
       strictFailures.push(
         `no close frame with a status code (expected ${ec.closeCode.join(' or ')}); Autobahn would accept a TCP drop`,
       );
@@ -218,6 +252,7 @@ export class CaseRun implements PeerHooks {
       remoteCloseCode: p.remoteCloseCode,
       remoteCloseReason: p.remoteCloseReason === null ? null : p.remoteCloseReason.toString('utf8'),
       violation: p.violation,
+      negotiation: describeNegotiation(this.negotiation),
       durationMs: Date.now() - this.started,
     });
     this.finish = null;
@@ -259,6 +294,17 @@ export function describeEvents(events: readonly PeerEvent[]): string {
     .join(', ')}]`;
 }
 
+export function describeNegotiation(n: Negotiation | null): string | null {
+  if (n === null) return null;
+  const agreed =
+    n.agreement === null
+      ? 'nothing agreed'
+      : `agreed (offer ${n.acceptedOffer}): ${Object.entries(n.agreement)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`;
+  return `offer "${n.offer ?? ''}" / response "${n.response ?? ''}" / ${n.problem === null ? agreed : `refused: ${n.problem}`}`;
+}
+
 export function describeResult(r: CaseResult): string {
   const lines = [
     `case ${r.id}: ${r.description}`,
@@ -267,6 +313,7 @@ export function describeResult(r: CaseResult): string {
     `  received: ${describeEvents(r.received)}`,
     `  close code from endpoint: ${r.remoteCloseCode ?? 'none'}${r.remoteCloseReason ? ` "${r.remoteCloseReason}"` : ''}; closedByMe=${r.closedByMe} droppedByMe=${r.droppedByMe} wasClean=${r.wasClean}`,
   ];
+  if (r.negotiation !== null) lines.push(`  deflate:  ${r.negotiation}`);
   for (const s of r.strictFailures) lines.push(`  strict:   ${s}`);
   return lines.join('\n');
 }

@@ -70,6 +70,20 @@ const tokens = (value: string | undefined): string[] =>
 
 /** Client side: send the upgrade request for `url`, check the 101 answer; returns the bytes after it. */
 export async function clientHandshake(socket: Socket, url: URL, timeoutMs: number): Promise<Buffer> {
+  return (await clientHandshakeOffering(socket, url, timeoutMs, null)).rest;
+}
+
+/**
+ * Client side, offering extensions: `offer` goes out as Sec-WebSocket-Extensions (none when null).
+ * Returns the bytes after the 101 and the server's Sec-WebSocket-Extensions, left to the caller to
+ * judge; without an offer, a response naming extensions is an error (RFC 6455 section 4.1).
+ */
+export async function clientHandshakeOffering(
+  socket: Socket,
+  url: URL,
+  timeoutMs: number,
+  offer: string | null,
+): Promise<{ rest: Buffer; extensions: string | null }> {
   const key = randomBytes(16).toString('base64');
   socket.write(
     [
@@ -83,6 +97,7 @@ export async function clientHandshake(socket: Socket, url: URL, timeoutMs: numbe
       'Cache-Control: no-cache',
       `Sec-WebSocket-Key: ${key}`,
       'Sec-WebSocket-Version: 13',
+      ...(offer === null ? [] : [`Sec-WebSocket-Extensions: ${offer}`]),
       '',
       '',
     ].join('\r\n'),
@@ -97,12 +112,11 @@ export async function clientHandshake(socket: Socket, url: URL, timeoutMs: numbe
   if (head.headers.get('sec-websocket-accept') !== acceptFor(key)) {
     throw new Error(`wrong Sec-WebSocket-Accept: ${head.headers.get('sec-websocket-accept')}`);
   }
-  if (head.headers.has('sec-websocket-extensions')) {
-    throw new Error(
-      `server answered with extensions we did not offer: ${head.headers.get('sec-websocket-extensions')}`,
-    );
+  const extensions = head.headers.get('sec-websocket-extensions') ?? null;
+  if (offer === null && extensions !== null) {
+    throw new Error(`server answered with extensions we did not offer: ${extensions}`);
   }
-  return head.rest;
+  return { rest: head.rest, extensions };
 }
 
 export interface AcceptedRequest {
@@ -111,13 +125,23 @@ export interface AcceptedRequest {
   /** What is wrong with the request (then it was answered 400). */
   problems: string[];
   rest: Buffer;
+  /** The request's Sec-WebSocket-Extensions (the client's offers), or null. */
+  offer: string | null;
+  /** The Sec-WebSocket-Extensions we answered with, or null. */
+  response: string | null;
 }
 
 /**
  * Server side: read the client's upgrade request, check it against RFC 6455 4.1 and answer 101, or 400
- * when something is wrong. Returns the request target and the bytes after the request head.
+ * when something is wrong. Returns the request target and the bytes after the request head. `respond`
+ * chooses the 101's Sec-WebSocket-Extensions from the request target and the client's offers (none
+ * when it returns null).
  */
-export async function serverHandshake(socket: Socket, timeoutMs: number): Promise<AcceptedRequest> {
+export async function serverHandshake(
+  socket: Socket,
+  timeoutMs: number,
+  respond?: (target: string | null, offer: string | null) => string | null,
+): Promise<AcceptedRequest> {
   const head = await readHead(socket, timeoutMs);
   const problems: string[] = [];
   const line = /^GET (\S+) HTTP\/1\.1$/.exec(head.startLine);
@@ -131,10 +155,12 @@ export async function serverHandshake(socket: Socket, timeoutMs: number): Promis
     problems.push(`Sec-WebSocket-Key "${key}" is not 16 bytes in base64`);
   }
   const target = /^\S+ (\S+)/.exec(head.startLine)?.[1] ?? null;
+  const offer = head.headers.get('sec-websocket-extensions') ?? null;
   if (problems.length > 0) {
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    return { target, problems, rest: head.rest };
+    return { target, problems, rest: head.rest, offer, response: null };
   }
+  const response = respond === undefined ? null : respond(target, offer);
   socket.write(
     [
       // The answer Autobahn's fuzzingserver gives (capitalized "WebSocket" included).
@@ -143,9 +169,10 @@ export async function serverHandshake(socket: Socket, timeoutMs: number): Promis
       'Upgrade: WebSocket',
       'Connection: Upgrade',
       `Sec-WebSocket-Accept: ${acceptFor(key)}`,
+      ...(response === null ? [] : [`Sec-WebSocket-Extensions: ${response}`]),
       '',
       '',
     ].join('\r\n'),
   );
-  return { target, problems, rest: head.rest };
+  return { target, problems, rest: head.rest, offer, response };
 }

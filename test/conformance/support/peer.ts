@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
+import type { CompressOptions, PeerDeflate } from './deflate.js';
 import {
   applyMask,
   closePayload,
@@ -47,7 +48,8 @@ export interface Timing {
 }
 
 export interface PeerHooks {
-  onMessage(data: Buffer, binary: boolean): void;
+  /** `compressed`: the message came with RSV1 (permessage-deflate) and was inflated by the peer. */
+  onMessage(data: Buffer, binary: boolean, compressed: boolean): void;
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
   onConnectionLost(): void;
@@ -84,6 +86,13 @@ export class FuzzPeer {
   peerSentFin = false;
   /** Socket errors seen (ECONNRESET, EPIPE): recorded, never thrown. */
   socketErrors: string[] = [];
+  /**
+   * permessage-deflate as negotiated in the opening handshake (set before `start`), or null: then RSV1
+   * is a protocol violation as in RFC 6455, otherwise it marks the first frame of a compressed message.
+   */
+  deflate: PeerDeflate | null = null;
+  /** Largest inflated message accepted from the endpoint (a bigger one is a violation). */
+  maxInflated = 64 * 1024 * 1024;
 
   private readonly reader = new FrameReader();
   private readonly queue: Buffer[] = [];
@@ -93,6 +102,7 @@ export class FuzzPeer {
   private closeHandshakeTimer: NodeJS.Timeout | null = null;
   private dropTimer: NodeJS.Timeout | null = null;
   private messageOpcode = 0;
+  private messageCompressed = false;
   private messagePieces: Buffer[] = [];
   private frameMask: Buffer | null = null;
   private frameMaskOffset = 0;
@@ -151,6 +161,42 @@ export class FuzzPeer {
       });
       first = false;
       if (done) return;
+    }
+  }
+
+  /**
+   * Send a message compressed with the negotiated permessage-deflate (RFC 7692 section 7.2.1), in one
+   * frame or split into frames of `fragmentSize` compressed bytes (Autobahn's autoFragmentSize), RSV1
+   * on the first frame only. `payload` may also be given already compressed (`raw`), byte for byte.
+   */
+  sendCompressedMessage(
+    payload: Uint8Array | string,
+    binary: boolean,
+    options: CompressOptions & { fragmentSize?: number; raw?: boolean; sync?: boolean } = {},
+  ): void {
+    const data = toBytes(payload);
+    let compressed: Buffer;
+    if (options.raw === true) {
+      compressed = data;
+    } else {
+      if (this.deflate === null) throw new Error('permessage-deflate was not negotiated');
+      compressed = this.deflate.compress(data, options);
+    }
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const size = options.fragmentSize;
+    if (size === undefined || size <= 0 || compressed.length <= size) {
+      this.sendFrame({ opcode, payload: compressed, rsv: 4, sync: options.sync });
+      return;
+    }
+    for (let i = 0; i < compressed.length; i += size) {
+      const end = Math.min(compressed.length, i + size);
+      this.sendFrame({
+        opcode: i === 0 ? opcode : Opcode.Continuation,
+        payload: compressed.subarray(i, end),
+        fin: end === compressed.length,
+        rsv: i === 0 ? 4 : 0,
+        sync: options.sync,
+      });
     }
   }
 
@@ -321,19 +367,32 @@ export class FuzzPeer {
     }
     if (f.opcode !== Opcode.Continuation) {
       this.messageOpcode = f.opcode;
+      this.messageCompressed = (f.rsv & 4) !== 0;
       this.messagePieces = [];
     }
     this.messagePieces.push(f.payload);
     if (!f.fin) return;
-    const data = this.messagePieces.length === 1 ? this.messagePieces[0]! : Buffer.concat(this.messagePieces);
+    let data = this.messagePieces.length === 1 ? this.messagePieces[0]! : Buffer.concat(this.messagePieces);
     const binary = this.messageOpcode === Opcode.Binary;
+    const compressed = this.messageCompressed;
     this.messageOpcode = 0;
+    this.messageCompressed = false;
     this.messagePieces = [];
+    if (compressed) {
+      try {
+        data = this.deflate!.inflate(data, this.maxInflated);
+      } catch (error) {
+        this.protocolViolation((error as Error).message, 1007);
+        return;
+      }
+    } else if (this.deflate !== null) {
+      this.deflate.stats.receivedPlain++;
+    }
     if (!binary && !isUtf8(data)) {
-      this.protocolViolation('text message that is not valid UTF-8', 1007);
+      this.protocolViolation(`${compressed ? 'compressed ' : ''}text message that is not valid UTF-8`, 1007);
       return;
     }
-    this.hooks.onMessage(data, binary);
+    this.hooks.onMessage(data, binary, compressed);
   }
 
   /** What is wrong with a frame from the endpoint under test (Autobahn's checks), or null. */
@@ -342,7 +401,13 @@ export class FuzzPeer {
     if (this.closeReceived) return `frame with opcode ${f.opcode} after the close frame`;
     if (this.role === 'client' && f.masked) return 'masked server-to-client frame';
     if (this.role === 'server' && !f.masked) return 'unmasked client-to-server frame';
-    if (f.rsv !== 0) return `RSV = ${f.rsv} and no extension negotiated`;
+    if (f.rsv !== 0) {
+      if (this.deflate === null) return `RSV = ${f.rsv} and no extension negotiated`;
+      if ((f.rsv & 3) !== 0) return `RSV = ${f.rsv}: only RSV1 is negotiated (permessage-deflate)`;
+      // RFC 7692 section 6: RSV1 marks the first frame of a compressed data message, nothing else.
+      if (f.opcode >= 8) return 'RSV1 set on a control frame (RFC 7692 section 6)';
+      if (f.opcode === Opcode.Continuation) return 'RSV1 set on a continuation frame (RFC 7692 section 6)';
+    }
     if (f.opcode >= 8) {
       if (!f.fin) return 'fragmented control frame';
       if (f.payload.length > 125) return 'control frame with payload over 125 bytes';

@@ -5,8 +5,15 @@
 import { once } from 'node:events';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { type CaseResult, CaseRun, type ConformanceCase } from './case-run.js';
-import { clientHandshake, serverHandshake } from './handshake.js';
+import { judgeNegotiation, type Negotiation, PeerDeflate, parseExtensions } from './deflate.js';
+import { clientHandshakeOffering, serverHandshake } from './handshake.js';
 import { FuzzPeer, type Timing } from './peer.js';
+
+/** What the runner knows about the endpoint under test beyond its URL. */
+export interface RunOptions {
+  /** The endpoint compresses every message of at least this many bytes (see CaseRun.compressThreshold). */
+  compressThreshold?: number;
+}
 
 export const DEFAULT_TIMING: Timing = { second: 1000, pause: 50 };
 
@@ -31,6 +38,7 @@ function handshakeFailure(spec: ConformanceCase, error: unknown, started: number
     remoteCloseCode: null,
     remoteCloseReason: null,
     violation: null,
+    negotiation: null,
     durationMs: Date.now() - started,
   };
 }
@@ -42,10 +50,17 @@ function runOnSocket(
   role: 'client' | 'server',
   head: Buffer,
   timing: Timing,
+  negotiation: Negotiation | null,
+  options: RunOptions,
 ): Promise<CaseResult> {
   const run = new CaseRun(spec);
   const peer = new FuzzPeer(socket, role, run, timing);
   run.p = peer;
+  run.negotiation = negotiation;
+  run.compressThreshold = options.compressThreshold ?? null;
+  if (negotiation?.agreement != null && negotiation.problem === null) {
+    peer.deflate = new PeerDeflate(negotiation.agreement, role, role === 'client' && offerHint(negotiation));
+  }
   peer.start(head);
   const budget = setTimeout(
     () => {
@@ -63,11 +78,19 @@ function runOnSocket(
   return run.done.finally(() => clearTimeout(budget));
 }
 
+/** The offer we (as client) made and the server accepted included client_no_context_takeover. */
+function offerHint(n: Negotiation): boolean {
+  if (n.offer === null || n.acceptedOffer === 0) return false;
+  const offer = parseExtensions(n.offer)[n.acceptedOffer - 1];
+  return offer?.params.some(([k]) => k === 'client_no_context_takeover') === true;
+}
+
 /** Autobahn fuzzingclient: run one case against the WebSocket server at `url`. */
 export async function runCaseAgainstServer(
   spec: ConformanceCase,
   url: string,
   timing: Timing = DEFAULT_TIMING,
+  options: RunOptions = {},
 ): Promise<CaseResult> {
   const started = Date.now();
   const target = new URL(url);
@@ -75,8 +98,10 @@ export async function runCaseAgainstServer(
   socket.on('error', () => undefined);
   try {
     await once(socket, 'connect');
-    const head = await clientHandshake(socket, target, HANDSHAKE_TIMEOUT_MS);
-    return await runOnSocket(spec, socket, 'client', head, timing);
+    const offer = spec.deflate?.offer ?? null;
+    const { rest, extensions } = await clientHandshakeOffering(socket, target, HANDSHAKE_TIMEOUT_MS, offer);
+    const negotiation = spec.deflate === undefined ? null : judgeNegotiation(offer, extensions);
+    return await runOnSocket(spec, socket, 'client', rest, timing, negotiation, options);
   } catch (error) {
     socket.destroy();
     return handshakeFailure(spec, error, started);
@@ -85,6 +110,7 @@ export async function runCaseAgainstServer(
 
 interface Pending {
   spec: ConformanceCase;
+  options: RunOptions;
   started: number;
   resolve(result: CaseResult): void;
 }
@@ -115,10 +141,14 @@ export class FuzzingServer {
    * Register a run of `spec`; returns the URL a client must connect to and the verdict, which settles
    * once that connection is gone.
    */
-  expect(spec: ConformanceCase, agent = 'conduit'): { url: string; result: Promise<CaseResult> } {
+  expect(
+    spec: ConformanceCase,
+    agent = 'conduit',
+    options: RunOptions = {},
+  ): { url: string; result: Promise<CaseResult> } {
     const run = String(this.nextRun++);
     const result = new Promise<CaseResult>((resolve) => {
-      this.pending.set(run, { spec, started: Date.now(), resolve });
+      this.pending.set(run, { spec, options, started: Date.now(), resolve });
     });
     const query = new URLSearchParams({ case: spec.id, run, agent });
     return { url: `ws://127.0.0.1:${this.port}/runCase?${query}`, result };
@@ -144,14 +174,18 @@ export class FuzzingServer {
   private async accept(socket: Socket): Promise<void> {
     socket.on('error', () => undefined);
     let accepted: Awaited<ReturnType<typeof serverHandshake>>;
+    const runOf = (target: string | null) => new URL(target ?? '/', 'ws://x').searchParams.get('run') ?? '';
     try {
-      accepted = await serverHandshake(socket, HANDSHAKE_TIMEOUT_MS);
+      accepted = await serverHandshake(socket, HANDSHAKE_TIMEOUT_MS, (target, offer) => {
+        const deflate = this.pending.get(runOf(target))?.spec.deflate;
+        return deflate === undefined ? null : deflate.respond(offer);
+      });
     } catch {
       // No request head: we cannot tell which run this was; the test's timeout reports it.
       socket.destroy();
       return;
     }
-    const run = new URL(accepted.target ?? '/', 'ws://x').searchParams.get('run') ?? '';
+    const run = runOf(accepted.target);
     const pending = this.pending.get(run);
     if (pending === undefined) {
       socket.destroy();
@@ -164,8 +198,20 @@ export class FuzzingServer {
       );
       return;
     }
+    const negotiation =
+      pending.spec.deflate === undefined ? null : judgeNegotiation(accepted.offer, accepted.response);
     try {
-      pending.resolve(await runOnSocket(pending.spec, socket, 'server', accepted.rest, this.timing));
+      pending.resolve(
+        await runOnSocket(
+          pending.spec,
+          socket,
+          'server',
+          accepted.rest,
+          this.timing,
+          negotiation,
+          pending.options,
+        ),
+      );
     } catch (error) {
       pending.resolve(handshakeFailure(pending.spec, error, pending.started));
     }
