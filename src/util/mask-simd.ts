@@ -60,7 +60,7 @@ export function simdMaskInto(
   const length = src.length;
   // BLOCK is a multiple of 4, so every block starts at the same key phase.
   for (let at = 0; at < length; at += BLOCK) {
-    const n = length - at < BLOCK ? length - at : BLOCK;
+    const n = Math.min(length - at, BLOCK);
     memory.set(at === 0 && n === length ? src : src.subarray(at, at + n), 0);
     kernel.mask(n, k32);
     dst.set(n === BLOCK ? memory : memory.subarray(0, n), dstOffset + at);
