@@ -47,6 +47,13 @@ export class MessageInflater {
   private slotHeld = false;
   private closed = false;
   private readonly syncLimit: number;
+  /** The stream met a block with BFINAL=1 (RFC 7692 section 7.2.3.4): it takes no more input. */
+  private streamEnded = false;
+  /**
+   * With context takeover, once the peer has ended a message with a BFINAL=1 block: the last window's
+   * worth of inflated bytes, the dictionary of the stream that continues after such a message.
+   */
+  private history: Buffer | null = null;
 
   constructor(private readonly options: InflaterOptions) {
     this.syncLimit = options.noContextTakeover ? (options.syncLimit ?? DEFAULT_INFLATE_SYNC_LIMIT) : -1;
@@ -137,9 +144,15 @@ export class MessageInflater {
 
   private ensureStream(): InflateRaw {
     if (this.stream !== null) return this.stream;
-    const stream = createInflateRaw({ windowBits: this.options.windowBits ?? 15 });
+    const windowBits = this.options.windowBits ?? 15;
+    const stream =
+      this.history === null
+        ? createInflateRaw({ windowBits })
+        : createInflateRaw({ windowBits, dictionary: this.history });
+    this.streamEnded = false;
     stream.on('data', this.onData);
     stream.on('error', this.onError);
+    stream.on('end', this.onEnd);
     this.stream = stream;
     return stream;
   }
@@ -158,11 +171,28 @@ export class MessageInflater {
     this.finish(invalidData());
   };
 
+  /**
+   * zlib ends the stream after a BFINAL=1 block and would swallow every later write without a word.
+   * (Our 00 00 ff ff tail is always left over after such a block, so Node ends the readable side
+   * before the flush completes.)
+   */
+  private readonly onEnd = (): void => {
+    this.streamEnded = true;
+  };
+
   private onFlushed(stream: InflateRaw): void {
     if (stream !== this.stream || this.current === null) return;
     this.releaseSlot();
     const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
-    if (this.options.noContextTakeover) this.dropStream();
+    if (this.options.noContextTakeover) {
+      this.dropStream();
+    } else if (this.streamEnded || this.history !== null) {
+      // The next message starts a new DEFLATE stream that may still refer back into the window: keep
+      // the window ourselves from the first BFINAL=1 message on (a peer that flushes that way does so
+      // for every message; before it, nothing is kept, so ordinary peers cost nothing).
+      this.history = lastBytes(this.history, data, 1 << (this.options.windowBits ?? 15));
+      if (this.streamEnded) this.dropStream();
+    }
     this.finish(null, data);
   }
 
@@ -205,12 +235,23 @@ export class MessageInflater {
     this.releaseSlot();
     stream.off('data', this.onData);
     stream.off('error', this.onError);
+    stream.off('end', this.onEnd);
     stream.on('error', noop);
     stream.close();
   }
 }
 
 function noop(): void {}
+
+/** The last `size` bytes of `before` followed by `data`, in a buffer of their own. */
+function lastBytes(before: Buffer | null, data: Buffer, size: number): Buffer {
+  if (data.length >= size) return Buffer.from(data.subarray(data.length - size));
+  const keep = before === null ? 0 : Math.min(before.length, size - data.length);
+  const out = Buffer.allocUnsafe(keep + data.length);
+  if (keep > 0) before!.copy(out, 0, before!.length - keep);
+  data.copy(out, keep);
+  return out;
+}
 
 function invalidData(): ProtocolError {
   return new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 1007, 'invalid compressed data');

@@ -58,6 +58,30 @@ describe('MessageInflater (RFC 7692 section 7.2.2)', () => {
     assert.equal((await inflate(inflater, b)).toString(), second);
   });
 
+  it('goes on after a message that ends with a BFINAL=1 block, the window kept (RFC 7692 7.2.3.4)', async () => {
+    // A peer that flushes by ending the DEFLATE stream (BFINAL=1) with context takeover: each message
+    // is a new stream whose dictionary is everything sent before (the last 32 KiB of it).
+    let sent = Buffer.alloc(0);
+    const finalBlock = (data: Buffer): Buffer => {
+      const out = deflateRawSync(data, { dictionary: sent.subarray(-32768) });
+      sent = Buffer.concat([sent, data]);
+      return out;
+    };
+    const inflater = new MessageInflater({ noContextTakeover: false, maxPayload: 1 << 20 });
+    const messages = [
+      Buffer.from('Hello'),
+      Buffer.from('{"symbol":"ACME","price":101.25} '.repeat(40)),
+      Buffer.from('{"symbol":"ACME","price":101.25} '.repeat(40)),
+      Buffer.alloc(40_000, 'xyz'),
+      Buffer.from('Hello again, {"symbol":"ACME"}'),
+    ];
+    const compressed = messages.map(finalBlock);
+    assert.ok(compressed[2]!.length < 20, 'the third message refers back into the second');
+    for (const [i, data] of compressed.entries()) {
+      assert.deepEqual(await inflate(inflater, data), messages[i], `message ${i}`);
+    }
+  });
+
   it('delivers results in submission order, whatever their sizes', async () => {
     const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 64 << 20 });
     const big = Buffer.alloc(8 << 20, 'abcdefgh');

@@ -47,23 +47,9 @@ export type Side = 'server' | 'client';
  * fix lands. Keep in step with FINDINGS.md.
  */
 export const KNOWN_FAILURES: Record<Side, Readonly<Record<string, string>>> = {
-  server: bfinalWithContextTakeover(['conduit-dedicated']),
-  client: bfinalWithContextTakeover(['conduit-deflate', 'conduit-shared']),
+  server: {},
+  client: {},
 };
-
-/**
- * FINDINGS.md "BFINAL=1 ends the inflate stream": with context takeover in the endpoint's receiving
- * direction, every compressed message after one that ends with a BFINAL=1 block arrives empty.
- */
-function bfinalWithContextTakeover(targets: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const target of targets) {
-    for (const id of ['x.12.4', 'x.12.5', 'x.12.6', 'x.12.24']) {
-      out[`${target}:${id}`] = 'see FINDINGS.md: BFINAL=1 ends the inflate stream';
-    }
-  }
-  return out;
-}
 
 /** Per-test options: a generous timeout (no case should hang the run), and todo for known failures. */
 export function caseOptions(side: Side, id: string, target?: string): { timeout: number; todo?: string } {
