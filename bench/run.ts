@@ -25,6 +25,20 @@ import {
   type ServerKind,
   type ServerMessage,
 } from './protocol.js';
+import {
+  DEFLATE_ARGS,
+  DEFLATE_USAGE,
+  type DeflateCliOptions,
+  parseDeflateOptions,
+  runDeflateScenarios,
+} from './scenarios/deflate-cli.js';
+import {
+  parseScaleOptions,
+  runScaleScenarios,
+  SCALE_ARGS,
+  SCALE_USAGE,
+  type ScaleCliOptions,
+} from './scenarios/scale-cli.js';
 import { formatNumber, formatPercent, formatRatio, markdownTable, median } from './stats.js';
 
 interface Scenario {
@@ -75,12 +89,15 @@ const USAGE = `Usage: node dist/bench/run.js [options]   (or: npm run bench -- [
   --runs N            measurements per server and scenario (default 5); the median is reported
   --duration S        measured seconds per run (default 5)
   --warmup S          seconds of load before measuring (default 1)
-  --scenario NAME     echo64, echo1m or all (default all)
+  --scenario NAME     echo64, echo1m, echodeflate, soak, broadcast1k, broadcast10k, storm or all
+                      (default all: every one but soak)
   --servers LIST      comma-separated subset of conduit,ws,tcp (default all three)
   --cpu-prof          run the Conduit server under node --cpu-prof (one .cpuprofile per run)
   --cpu-prof-dir DIR  where profiles go (default bench-profiles); summarise one with
                       node dist/bench/profile-summary.js FILE
   --json FILE         also write every measurement as JSON
+${DEFLATE_USAGE}
+${SCALE_USAGE}
   --help`;
 
 interface Options {
@@ -91,6 +108,10 @@ interface Options {
   servers: ServerKind[];
   cpuProfDir: string | null;
   json: string | null;
+  /** echodeflate and soak (scenarios/deflate-cli.ts). */
+  deflate: DeflateCliOptions;
+  /** broadcast1k, broadcast10k and storm (scenarios/scale-cli.ts). */
+  scale: ScaleCliOptions;
 }
 
 function parseOptions(): Options {
@@ -104,6 +125,8 @@ function parseOptions(): Options {
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-dir': { type: 'string', default: 'bench-profiles' },
       json: { type: 'string' },
+      ...DEFLATE_ARGS,
+      ...SCALE_ARGS,
       help: { type: 'boolean', default: false },
     },
   });
@@ -120,7 +143,10 @@ function parseOptions(): Options {
   };
   const scenarios =
     values.scenario === 'all' ? [...SCENARIOS] : SCENARIOS.filter((s) => s.name === values.scenario);
-  if (scenarios.length === 0) throw new RangeError(`unknown --scenario ${values.scenario}`);
+  const deflate = parseDeflateOptions(values.scenario, values);
+  const scale = parseScaleOptions(values.scenario, values);
+  if (scenarios.length === 0 && !deflate.echoDeflate && deflate.soak === null && scale.scenarios.length === 0)
+    throw new RangeError(`unknown --scenario ${values.scenario}`);
   const servers = values.servers.split(',').map((s) => s.trim());
   for (const s of servers) {
     if (!(SERVER_KINDS as readonly string[]).includes(s)) throw new RangeError(`unknown server ${s}`);
@@ -133,6 +159,8 @@ function parseOptions(): Options {
     servers: servers as ServerKind[],
     cpuProfDir: values['cpu-prof'] ? resolve(values['cpu-prof-dir']) : null,
     json: values.json ?? null,
+    deflate,
+    scale,
   };
 }
 
@@ -409,12 +437,21 @@ async function main(): Promise<void> {
       }
     }
   }
+  const deflate = await runDeflateScenarios(options);
+  failures += deflate.failures;
+  const scale = await runScaleScenarios(options);
+  failures += scale.failures;
   console.log('\n## Results (medians)\n');
-  for (const kind of options.servers) {
-    console.log(`- ${SERVER_LABELS[kind]}: ${infos.get(kind) ?? 'no successful run'}`);
+  // The echo servers' own lines; the scale scenarios list theirs under their tables.
+  if (options.scenarios.length > 0) {
+    for (const kind of options.servers) {
+      console.log(`- ${SERVER_LABELS[kind]}: ${infos.get(kind) ?? 'no successful run'}`);
+    }
+    console.log('');
   }
-  console.log('');
   for (const scenario of options.scenarios) console.log(report(scenario, measurements, options.servers));
+  for (const section of deflate.reports) console.log(section);
+  for (const section of scale.reports) console.log(section);
   const seconds = (Date.now() - started.getTime()) / 1000;
   console.log(
     `MB = 10^6 bytes of payload echoed. Wall time ${seconds.toFixed(0)} s, ${failures} failed run(s), ` +
@@ -429,7 +466,17 @@ async function main(): Promise<void> {
   if (options.json !== null) {
     writeFileSync(
       options.json,
-      JSON.stringify({ started: started.toISOString(), options, measurements }, null, 2),
+      JSON.stringify(
+        {
+          started: started.toISOString(),
+          options,
+          measurements,
+          echoDeflate: deflate.measurements,
+          scale: scale.measurements,
+        },
+        null,
+        2,
+      ),
     );
   }
   process.exitCode = failures > 0 ? 1 : 0;
