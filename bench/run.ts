@@ -49,6 +49,8 @@ interface Scenario {
   size: number;
   /** Which figure the scenario is judged on. */
   metric: 'msg/s' | 'MB/s';
+  /** Issue 3's target for Conduit / ws. */
+  target: number;
 }
 
 const SCENARIOS: readonly Scenario[] = [
@@ -59,6 +61,7 @@ const SCENARIOS: readonly Scenario[] = [
     inFlight: 16,
     size: 64,
     metric: 'msg/s',
+    target: 1.5,
   },
   {
     name: 'echo1m',
@@ -67,20 +70,34 @@ const SCENARIOS: readonly Scenario[] = [
     inFlight: 2,
     size: 1024 * 1024,
     metric: 'MB/s',
+    target: 1.1,
   },
 ];
 
 /** Load-generator CPU (fraction of a core) above which a figure may be the generator's limit. */
 const GENERATOR_BOUND = 0.9;
 
-const SERVER_FILES: Record<ServerKind, string> = {
+/**
+ * The echo scenarios also measure Conduit with its scalar TypeScript masking loop
+ * (CONDUIT_NO_WASM_MASK=1) beside the default WebAssembly SIMD kernel: 'conduit-ts'.
+ */
+type EchoKind = ServerKind | 'conduit-ts';
+
+/** The echo rows for a --servers list: 'conduit' brings its TypeScript-masking twin. */
+function echoKinds(servers: readonly ServerKind[]): EchoKind[] {
+  return servers.flatMap((k): EchoKind[] => (k === 'conduit' ? ['conduit', 'conduit-ts'] : [k]));
+}
+
+const SERVER_FILES: Record<EchoKind, string> = {
   conduit: 'servers/conduit-echo.js',
+  'conduit-ts': 'servers/conduit-echo.js',
   ws: 'servers/ws-echo.js',
   tcp: 'servers/tcp-echo.js',
 };
 
-const SERVER_LABELS: Record<ServerKind, string> = {
+const SERVER_LABELS: Record<EchoKind, string> = {
   conduit: 'Conduit',
+  'conduit-ts': 'Conduit, TS masking',
   ws: 'ws + bufferutil',
   tcp: 'raw TCP (ceiling)',
 };
@@ -220,7 +237,7 @@ async function stopServer(server: ChildProcess): Promise<void> {
 
 interface Measurement {
   scenario: string;
-  server: ServerKind;
+  server: EchoKind;
   run: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
@@ -231,24 +248,25 @@ interface Measurement {
 
 async function measure(
   scenario: Scenario,
-  kind: ServerKind,
+  kind: EchoKind,
   run: number,
   options: Options,
 ): Promise<Measurement> {
   const here = new URL('.', import.meta.url);
   const lifetime = options.warmupMs + options.durationMs + 60_000;
   const execArgv: string[] = [];
-  if (kind === 'conduit' && options.cpuProfDir !== null) {
+  if (kind.startsWith('conduit') && options.cpuProfDir !== null) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     execArgv.push(
       '--cpu-prof',
       `--cpu-prof-dir=${options.cpuProfDir}`,
-      `--cpu-prof-name=conduit-${scenario.name}-run${run + 1}-${process.pid}.cpuprofile`,
+      `--cpu-prof-name=${kind}-${scenario.name}-run${run + 1}-${process.pid}.cpuprofile`,
     );
   }
   const server = track(
     fork(new URL(SERVER_FILES[kind], here), [String(lifetime)], {
       execArgv,
+      env: kind === 'conduit-ts' ? { ...process.env, CONDUIT_NO_WASM_MASK: '1' } : process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
   );
@@ -331,9 +349,9 @@ function figure(scenario: Scenario, m: Measurement): number {
   return scenario.metric === 'msg/s' ? m.messagesPerSecond : m.megabytesPerSecond;
 }
 
-function report(scenario: Scenario, measurements: Measurement[], servers: ServerKind[]): string {
+function report(scenario: Scenario, measurements: Measurement[], servers: EchoKind[]): string {
   const mine = measurements.filter((m) => m.scenario === scenario.name);
-  const medians = new Map<ServerKind, number>();
+  const medians = new Map<EchoKind, number>();
   for (const kind of servers)
     medians.set(kind, median(mine.filter((m) => m.server === kind).map((m) => figure(scenario, m))));
   const ws = medians.get('ws') ?? Number.NaN;
@@ -384,13 +402,15 @@ function report(scenario: Scenario, measurements: Measurement[], servers: Server
       '',
     );
   }
-  const conduit = medians.get('conduit');
-  if (conduit !== undefined && Number.isFinite(ws)) {
-    const perCore = (kind: ServerKind) =>
-      median(mine.filter((m) => m.server === kind).map((m) => figure(scenario, m) / m.serverCpu));
+  const perCore = (kind: EchoKind) =>
+    median(mine.filter((m) => m.server === kind).map((m) => figure(scenario, m) / m.serverCpu));
+  for (const kind of ['conduit', 'conduit-ts'] as const) {
+    const value = medians.get(kind);
+    if (value === undefined || !Number.isFinite(ws)) continue;
     lines.push(
-      `Conduit / ws = **${formatRatio(conduit / ws)}** (median ${scenario.metric}); ` +
-        `per server core: ${formatRatio(perCore('conduit') / perCore('ws'))}`,
+      `${SERVER_LABELS[kind]} / ws = **${formatRatio(value / ws)}** (median ${scenario.metric}; ` +
+        `target >= ${scenario.target}x: ${value / ws >= scenario.target ? 'met' : 'NOT met'}); ` +
+        `per server core: ${formatRatio(perCore(kind) / perCore('ws'))}; of raw TCP: ${formatPercent(value / tcp)}`,
       '',
     );
   }
@@ -413,12 +433,13 @@ async function main(): Promise<void> {
       `servers ${options.servers.join(',')}${options.cpuProfDir ? `, profiles in ${options.cpuProfDir}` : ''}\n`,
   );
   const measurements: Measurement[] = [];
-  const infos = new Map<ServerKind, string>();
+  const infos = new Map<EchoKind, string>();
+  const echoServers = echoKinds(options.servers);
   let failures = 0;
   for (const scenario of options.scenarios) {
     for (let run = 0; run < options.runs; run++) {
       // Rotate the order so no server always runs first (or right after another one).
-      const order = options.servers.map((_, i) => options.servers[(i + run) % options.servers.length]!);
+      const order = echoServers.map((_, i) => echoServers[(i + run) % echoServers.length]!);
       for (const kind of order) {
         const label = `[${scenario.name} ${run + 1}/${options.runs}] ${kind.padEnd(7)}`;
         try {
@@ -444,12 +465,12 @@ async function main(): Promise<void> {
   console.log('\n## Results (medians)\n');
   // The echo servers' own lines; the scale scenarios list theirs under their tables.
   if (options.scenarios.length > 0) {
-    for (const kind of options.servers) {
+    for (const kind of echoServers) {
       console.log(`- ${SERVER_LABELS[kind]}: ${infos.get(kind) ?? 'no successful run'}`);
     }
     console.log('');
   }
-  for (const scenario of options.scenarios) console.log(report(scenario, measurements, options.servers));
+  for (const scenario of options.scenarios) console.log(report(scenario, measurements, echoServers));
   for (const section of deflate.reports) console.log(section);
   for (const section of scale.reports) console.log(section);
   const seconds = (Date.now() - started.getTime()) / 1000;
