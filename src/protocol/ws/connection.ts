@@ -87,15 +87,18 @@ export class Connection implements FrameSink {
   private frameOpcode = 0;
   private frameFin = true;
   private frameLength = 0;
-  private framePieces: Buffer[] = [];
+  /** A control frame's payload pieces; created with the first one, reused after. */
+  private framePieces: Buffer[] | null = null;
   private frameIsControl = false;
 
   // The message being received (possibly across fragments).
   private messageOpcode = 0; // 0: none in progress
   private messageCompressed = false;
   private messageLength = 0;
-  private messagePieces: Buffer[] = [];
-  private readonly utf8 = new Utf8Validator();
+  /** The message's payload pieces; created with the first one, emptied (not replaced) after. */
+  private messagePieces: Buffer[] | null = null;
+  /** Incremental UTF-8 state, created the first time a text message needs it. */
+  private utf8: Utf8Validator | null = null;
   /** Validate this message's text incrementally (fragmented or split across reads). */
   private validateIncrementally = false;
 
@@ -226,7 +229,7 @@ export class Connection implements FrameSink {
       this.messageCompressed = h.rsv1;
       this.messageLength = 0;
       this.validateIncrementally = !(h.fin && opcode === Opcode.Text);
-      this.utf8.reset();
+      this.utf8?.reset();
     }
     // Enforce the size limit from the header alone, before a byte of the payload is buffered.
     if (this.messageLength + h.length > this.maxPayload) {
@@ -238,12 +241,12 @@ export class Connection implements FrameSink {
 
   framePayload(piece: Buffer): void {
     if (this.frameIsControl) {
-      this.framePieces.push(piece);
+      this.framePiecesArray().push(piece);
       return;
     }
     if (this.messageOpcode === Opcode.Text && !this.messageCompressed) {
       if (this.validateIncrementally) {
-        if (!this.utf8.push(piece)) {
+        if (!this.validator().push(piece)) {
           this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
           return;
         }
@@ -252,19 +255,18 @@ export class Connection implements FrameSink {
         // validate from its first piece on, so the connection fails on the first invalid byte rather
         // than when the frame completes. A payload that arrives whole is checked once, natively.
         this.validateIncrementally = true;
-        if (!this.utf8.push(piece)) {
+        if (!this.validator().push(piece)) {
           this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
           return;
         }
       }
     }
-    this.messagePieces.push(piece);
+    this.messagePiecesArray().push(piece);
   }
 
   frameEnd(): void {
     if (this.frameIsControl) {
-      const payload = joinPieces(this.framePieces);
-      this.framePieces = [];
+      const payload = takePieces(this.framePieces);
       this.controlFrame(this.frameOpcode, payload);
       return;
     }
@@ -273,15 +275,14 @@ export class Connection implements FrameSink {
     const compressed = this.messageCompressed;
     if (isText && !compressed) {
       const ok = this.validateIncrementally
-        ? this.utf8.complete
+        ? (this.utf8?.complete ?? true)
         : isValidUtf8(joinPieces(this.messagePieces));
       if (!ok) {
         this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
         return;
       }
     }
-    const data = joinPieces(this.messagePieces);
-    this.messagePieces = [];
+    const data = takePieces(this.messagePieces);
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.handler.onMessage(data, isText, compressed);
@@ -462,15 +463,38 @@ export class Connection implements FrameSink {
     return serializeFrame({ fin, rsv1, opcode, payload }, mask);
   }
 
+  private framePiecesArray(): Buffer[] {
+    if (this.framePieces === null) this.framePieces = [];
+    return this.framePieces;
+  }
+
+  private messagePiecesArray(): Buffer[] {
+    if (this.messagePieces === null) this.messagePieces = [];
+    return this.messagePieces;
+  }
+
+  private validator(): Utf8Validator {
+    if (this.utf8 === null) this.utf8 = new Utf8Validator();
+    return this.utf8;
+  }
+
   private releaseMessage(): void {
-    this.messagePieces = [];
-    this.framePieces = [];
+    if (this.messagePieces !== null) this.messagePieces.length = 0;
+    if (this.framePieces !== null) this.framePieces.length = 0;
     this.messageOpcode = 0;
   }
 }
 
-function joinPieces(pieces: Buffer[]): Buffer {
-  if (pieces.length === 0) return EMPTY;
+/** Join the pieces and empty the array for the next message (no new array per message). */
+function takePieces(pieces: Buffer[] | null): Buffer {
+  if (pieces === null) return EMPTY;
+  const joined = joinPieces(pieces);
+  pieces.length = 0;
+  return joined;
+}
+
+function joinPieces(pieces: Buffer[] | null): Buffer {
+  if (pieces === null || pieces.length === 0) return EMPTY;
   const first = pieces[0]!;
   if (pieces.length === 1) return first;
   // Pieces of one frame assembled by the parser are adjacent views of one buffer: join without a copy.

@@ -160,6 +160,8 @@ export class WebSocketConnection
   private framingFromQueue = false;
   /** The transport ended while a message was inflating: 'close' waits for it. */
   private eofPending = false;
+  /** The server's `clients`, left on close (a field, not a listener closure per connection). */
+  private registry: Set<WebSocketConnection> | null = null;
 
   constructor(socket: Duplex, options: ConnectionAdapterOptions) {
     super();
@@ -197,6 +199,11 @@ export class WebSocketConnection
    * and the client once the application had its chance to attach listeners; until then the socket
    * stays paused, so nothing is lost.
    */
+  /** @internal Leave `clients` when closed (before 'close' is emitted). */
+  trackIn(clients: Set<WebSocketConnection>): void {
+    this.registry = clients;
+  }
+
   start(): void {
     if (this.started) return;
     this.started = true;
@@ -526,6 +533,10 @@ export class WebSocketConnection
     const { code, reason, wasClean } = this.core.receiveEof();
     this.deflate?.dispose();
     this.codec?.close();
+    if (this.registry !== null) {
+      this.registry.delete(this);
+      this.registry = null;
+    }
     this.emit('close', code, reason, wasClean);
   }
 

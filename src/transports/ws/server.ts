@@ -86,6 +86,10 @@ export type WebSocketServerEvents = {
 };
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** Distinct permessage-deflate agreements a server keeps one shared copy of (see `intern`). */
+const MAX_INTERNED_AGREEMENTS = 32;
+
+type NegotiatedDeflate = NonNullable<ReturnType<typeof negotiateAsServer>>;
 
 interface Route {
   path: string | undefined;
@@ -295,7 +299,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       let deflate: DeflateCodec | null = null;
       if (this.deflateOptions !== null && request.extensions.length > 0) {
         // Section 7.1 of RFC 7692: the first offer we can honour; none is fine too (no compression).
-        const agreed = negotiateAsServer(request.extensions, this.deflateConfig);
+        const agreed = this.intern(negotiateAsServer(request.extensions, this.deflateConfig));
         if (agreed !== null) {
           extensions = agreed.response;
           deflate = new DeflateCodec(
@@ -376,6 +380,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   private readonly corked = new Set<WebSocketConnection>();
+  private readonly agreements = new Map<string, NegotiatedDeflate>();
 
   private readonly uncorkAll = (): void => {
     for (const client of this.corked) client.uncork();
@@ -389,7 +394,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   private track(ws: WebSocketConnection): void {
     this.clients.add(ws);
-    ws.on('close', () => this.clients.delete(ws));
+    ws.trackIn(this.clients);
+  }
+
+  /**
+   * One agreement object and one response string for every connection that negotiated the same
+   * parameters (in practice every connection shares one): idle sockets do not each hold a copy.
+   */
+  private intern(agreed: NegotiatedDeflate | null): NegotiatedDeflate | null {
+    if (agreed === null) return null;
+    const known = this.agreements.get(agreed.response);
+    if (known !== undefined) return known;
+    if (this.agreements.size < MAX_INTERNED_AGREEMENTS) this.agreements.set(agreed.response, agreed);
+    return agreed;
   }
 
   private reject(socket: Duplex, req: IncomingMessage, error: HandshakeError): void {
