@@ -114,18 +114,31 @@ export class MessageDeflater {
       deflateRaw(data, this.zlibOptions, this.onOneShot);
       return;
     }
+    if (data.length === 0) {
+      // zlib emits nothing for an empty write after a sync flush; the empty message is one empty
+      // stored block, 00 (the receiver appends 00 00 ff ff), which leaves the window as it was.
+      this.releaseSlot();
+      this.finish(null, Buffer.from([0x00]));
+      return;
+    }
     let stream = this.stream;
     if (stream === null) {
-      stream = createDeflateRaw(this.zlibOptions);
+      // Every write ends with a sync flush (the `flush` option): one thread-pool job per message,
+      // where write() then flush() would make two.
+      stream = createDeflateRaw({ ...this.zlibOptions, flush: constants.Z_SYNC_FLUSH });
       stream.on('data', this.onData);
       stream.on('error', this.onError);
       this.stream = stream;
     }
     this.chunks = [];
     this.length = 0;
-    stream.write(data);
-    // The callback names its stream: one dropped meanwhile (error, close) must not count.
-    stream.flush(constants.Z_SYNC_FLUSH, () => this.onFlushed(stream));
+    // The callback names its stream: one dropped meanwhile (error, close) must not count. It runs once
+    // zlib has produced the whole flushed output ('data' events come first).
+    stream.write(data, (error) => {
+      if (stream !== this.stream) return;
+      if (error) this.onError(error);
+      else this.onFlushed(stream);
+    });
   };
 
   private readonly onOneShot = (error: Error | null, out: Buffer): void => {

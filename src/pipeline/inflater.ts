@@ -74,6 +74,7 @@ export class MessageInflater {
    * stops as soon as its output passes the limit), 1007 for data that is not valid DEFLATE.
    */
   inflateSync(data: Buffer): Buffer {
+    if (data.length === 0) return Buffer.alloc(0); // as in startJob
     const input = Buffer.allocUnsafe(data.length + 4);
     data.copy(input, 0);
     TAIL.copy(input, data.length);
@@ -135,11 +136,25 @@ export class MessageInflater {
     }
     this.chunks = [];
     this.length = 0;
+    if (job.data.length === 0) {
+      // An empty payload (7.2.1 never produces one) is an empty message. Fed to zlib with the tail it
+      // would leave the stream inside a stored block and garble every later message.
+      this.releaseSlot();
+      this.finish(null, Buffer.alloc(0));
+      return;
+    }
     const stream = this.ensureStream();
-    stream.write(job.data);
-    stream.write(TAIL);
+    // One write, flushed (the stream's `flush` option): one thread-pool job per message. The payload
+    // and the tail are joined for it; a copy of the message costs less than a second job.
+    const input = Buffer.allocUnsafe(job.data.length + 4);
+    job.data.copy(input, 0);
+    TAIL.copy(input, job.data.length);
     // The callback names its stream: one dropped meanwhile (error, limit, close) must not count.
-    stream.flush(constants.Z_SYNC_FLUSH, () => this.onFlushed(stream));
+    stream.write(input, (error) => {
+      if (stream !== this.stream) return;
+      if (error) this.onError();
+      else this.onFlushed(stream);
+    });
   };
 
   private ensureStream(): InflateRaw {
@@ -147,8 +162,8 @@ export class MessageInflater {
     const windowBits = this.options.windowBits ?? 15;
     const stream =
       this.history === null
-        ? createInflateRaw({ windowBits })
-        : createInflateRaw({ windowBits, dictionary: this.history });
+        ? createInflateRaw({ windowBits, flush: constants.Z_SYNC_FLUSH })
+        : createInflateRaw({ windowBits, flush: constants.Z_SYNC_FLUSH, dictionary: this.history });
     this.streamEnded = false;
     stream.on('data', this.onData);
     stream.on('error', this.onError);

@@ -72,6 +72,23 @@ describe('MessageDeflater (RFC 7692 section 7.2.1)', () => {
     assert.deepEqual(zlibLimiter.stats, { active: 0, waiting: 0 });
   });
 
+  it('sends an empty message in dedicated mode as one empty stored block, the context intact', async () => {
+    const deflater = new MessageDeflater({ windowBits: 15, noContextTakeover: false });
+    const inflate = createInflateRaw();
+    const received: Buffer[] = [];
+    inflate.on('data', (c: Buffer) => received.push(c));
+    const messages = [json(2), Buffer.alloc(0), json(2), Buffer.alloc(0), Buffer.alloc(0), json(3)];
+    for (const m of messages) {
+      const out = await compress(deflater, m);
+      assert.ok(out.length > 0, 'never an empty payload (7.2.1 always yields at least one byte)');
+      inflate.write(Buffer.concat([out, TAIL]));
+      await new Promise<void>((resolve) => inflate.flush(constants.Z_SYNC_FLUSH, () => resolve()));
+    }
+    assert.equal(Buffer.concat(received).toString(), Buffer.concat(messages).toString());
+    inflate.close();
+    deflater.close();
+  });
+
   it('compresses the empty message to something that inflates to nothing', () => {
     const deflater = new MessageDeflater({ windowBits: 15, noContextTakeover: true });
     assert.equal(inflateAlone(deflater.compressSync(Buffer.alloc(0))).length, 0);

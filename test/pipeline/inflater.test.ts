@@ -82,6 +82,19 @@ describe('MessageInflater (RFC 7692 section 7.2.2)', () => {
     }
   });
 
+  it('takes an empty compressed payload as an empty message, the context intact', async () => {
+    // 7.2.1 never produces an empty payload, but a peer may send one: fed to zlib with the tail it
+    // would open a stored block and garble what follows.
+    const compress = contextCompressor();
+    const inflater = new MessageInflater({ noContextTakeover: false, maxPayload: 1 << 20 });
+    const text = '{"symbol":"ACME","price":101.25,"volume":1200}';
+    assert.equal((await inflate(inflater, await compress(Buffer.from(text)))).toString(), text);
+    assert.equal((await inflate(inflater, Buffer.alloc(0))).length, 0);
+    assert.equal((await inflate(inflater, await compress(Buffer.from(text)))).toString(), text);
+    const stateless = new MessageInflater({ noContextTakeover: true, maxPayload: 1 << 20 });
+    assert.equal(stateless.inflateSync(Buffer.alloc(0)).length, 0);
+  });
+
   it('delivers results in submission order, whatever their sizes', async () => {
     const inflater = new MessageInflater({ noContextTakeover: true, maxPayload: 64 << 20 });
     const big = Buffer.alloc(8 << 20, 'abcdefgh');
