@@ -1,6 +1,6 @@
 /**
  * Which masking kernel ws actually loaded, read from ws's own lib/buffer-util.js, so a silent fallback
- * to JavaScript cannot go unnoticed. (Same check as ws-echo.ts, for the servers that import it.)
+ * to JavaScript cannot go unnoticed. Used by the ws echo servers (plain and compressed).
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
