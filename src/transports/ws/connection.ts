@@ -194,16 +194,16 @@ export class WebSocketConnection
     socket.on('drain', socketDrain);
   }
 
-  /**
-   * Start reading: the bytes that came with the handshake first, then the socket. Called by the server
-   * and the client once the application had its chance to attach listeners; until then the socket
-   * stays paused, so nothing is lost.
-   */
   /** @internal Leave `clients` when closed (before 'close' is emitted). */
   trackIn(clients: Set<WebSocketConnection>): void {
     this.registry = clients;
   }
 
+  /**
+   * Start reading: the bytes that came with the handshake first, then the socket. Called by the server
+   * and the client once the application had its chance to attach listeners; until then the socket
+   * stays paused, so nothing is lost.
+   */
   start(): void {
     if (this.started) return;
     this.started = true;
