@@ -226,7 +226,7 @@ function report(measurements: StormMeasurement[], servers: ServerKind[]): string
   lines.push(
     `Idle memory with ${formatNumber(CONNECTIONS)} connections open (RSS after gc and ${SETTLE_MS / 1000} s ` +
       'of rest, minus the same before any connection, per connection; lower is better; the rest lets ' +
-      "V8's memory reducer give back the young generation the storm grew). \"Without V8 young gen\" " +
+      'V8\'s memory reducer give back the young generation the storm grew). "Without V8 young gen" ' +
       'also leaves out whatever young generation is still there, which no connection holds:',
     '',
     markdownTable(

@@ -37,8 +37,7 @@ function report(connections: () => number): void {
       rss: m.rss,
       heapUsed: m.heapUsed,
       external: m.external,
-      newSpace:
-        getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
+      newSpace: getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
       connections: connections(),
       gc: gc !== undefined,
       cpu: cpuSample(),
