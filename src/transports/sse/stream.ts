@@ -1,0 +1,172 @@
+/**
+ * One Server-Sent Events response, over Node's `http` (HTTP/1.1) or `http2` compatibility API: the
+ * headers, the retry hint, keepalive comments, events encoded by the sans-I/O encoder, a bounded
+ * backlog with a stated policy, and the client's disconnect.
+ *
+ *   const stream = new SseStream(req, res, { keepAliveMs: 15_000 });
+ *   stream.send({ event: 'tick', id: '1', data: JSON.stringify({ price: 101.25 }) });
+ *   stream.on('close', () => ...);
+ *
+ * Backlog: what the socket has not taken yet counts in `bufferedAmount`. Past `maxBufferedBytes` the
+ * policy applies: 'close' (the default) ends the response, so the client reconnects with its
+ * Last-Event-ID and a server with a replay buffer sends it exactly what it missed; 'drop' skips the
+ * event (counted in `dropped`) and keeps the stream.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { encodeComment, encodeEvent, encodeRetry, type SseMessage } from '../../protocol/sse/encoder.js';
+
+export type SseRequest = IncomingMessage | Http2ServerRequest;
+export type SseResponse = ServerResponse | Http2ServerResponse;
+
+export interface SseStreamOptions {
+  /** A comment is sent after this many ms without output (below common proxy idle limits). Default 15 s; 0: never. */
+  keepAliveMs?: number;
+  /** Sent first as `retry:`: how long the client waits before reconnecting, ms. Default: not sent. */
+  retryMs?: number;
+  /** Largest backlog, bytes, before `slowPolicy` applies. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** What to do with a client whose backlog passed `maxBufferedBytes`. Default 'close'. */
+  slowPolicy?: 'close' | 'drop';
+  /** `Access-Control-Allow-Origin` to send (for example '*' or one origin). Default: none. */
+  allowOrigin?: string;
+  /** More response headers. */
+  headers?: Record<string, string>;
+}
+
+export type SseStreamEvents = {
+  /** The response ended: the client went away, `close()` was called, or the slow policy closed it. */
+  close: [];
+  /** The backlog passed `maxBufferedBytes`; with 'close' the stream closes right after. */
+  slow: [bufferedAmount: number];
+};
+
+const DEFAULT_KEEPALIVE_MS = 15_000;
+const DEFAULT_MAX_BUFFERED = 1024 * 1024;
+
+export class SseStream extends EventEmitter<SseStreamEvents> {
+  /** The id the client last saw: its Last-Event-ID header, or a `lastEventId` query parameter. */
+  readonly lastEventId: string | null;
+  /** Events skipped by the 'drop' policy. */
+  dropped = 0;
+  private readonly res: SseResponse;
+  private readonly maxBuffered: number;
+  private readonly slowPolicy: 'close' | 'drop';
+  private readonly keepAliveMs: number;
+  private keepAlive: NodeJS.Timeout | null = null;
+  private ended = false;
+
+  constructor(req: SseRequest, res: SseResponse, options: SseStreamOptions = {}) {
+    super();
+    this.res = res;
+    this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    this.slowPolicy = options.slowPolicy ?? 'close';
+    this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+    this.lastEventId = lastEventIdOf(req);
+    const headers: Record<string, string> = {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      ...options.headers,
+    };
+    // HTTP/2 forbids connection-specific headers (RFC 9113 section 8.2.2).
+    if (req.httpVersionMajor < 2) headers.connection = 'keep-alive';
+    if (options.allowOrigin !== undefined) headers['access-control-allow-origin'] = options.allowOrigin;
+    res.on('close', this.onClose);
+    (res as ServerResponse).writeHead(200, headers);
+    // The headers go now, not with the first event: the client's onopen fires at once.
+    this.write(options.retryMs === undefined ? encodeComment() : encodeRetry(options.retryMs));
+    this.armKeepAlive();
+  }
+
+  /** Whether the response has ended. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Bytes written and not yet taken by the socket. */
+  get bufferedAmount(): number {
+    return this.res.writableLength;
+  }
+
+  /**
+   * Send one event. Returns false when it was not sent: the stream is closed, or the backlog is over
+   * the limit (then the slow policy applied).
+   */
+  send(message: SseMessage): boolean {
+    if (this.ended) return false;
+    return this.writeChecked(encodeEvent(message));
+  }
+
+  /** Send a comment (readers ignore it). */
+  comment(text = ''): boolean {
+    if (this.ended) return false;
+    return this.writeChecked(encodeComment(text));
+  }
+
+  /** End the response. */
+  close(): void {
+    if (this.ended) return;
+    this.res.end();
+    this.finish();
+  }
+
+  private writeChecked(text: string): boolean {
+    if (this.res.writableLength > this.maxBuffered) {
+      this.emit('slow', this.res.writableLength);
+      if (this.slowPolicy === 'drop') {
+        this.dropped++;
+        return false;
+      }
+      // The client reconnects with its Last-Event-ID; nothing is sent out of order.
+      this.res.destroy();
+      this.finish();
+      return false;
+    }
+    this.write(text);
+    this.armKeepAlive();
+    return true;
+  }
+
+  private write(text: string): void {
+    (this.res as ServerResponse).write(text);
+  }
+
+  private armKeepAlive(): void {
+    if (this.keepAliveMs <= 0 || this.ended) return;
+    if (this.keepAlive === null) {
+      this.keepAlive = setTimeout(this.onKeepAlive, this.keepAliveMs);
+      this.keepAlive.unref();
+    } else {
+      this.keepAlive.refresh();
+    }
+  }
+
+  private readonly onKeepAlive = (): void => {
+    if (this.ended) return;
+    this.comment();
+  };
+
+  private readonly onClose = (): void => {
+    this.finish();
+  };
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.keepAlive !== null) clearTimeout(this.keepAlive);
+    this.keepAlive = null;
+    this.res.off('close', this.onClose);
+    this.emit('close');
+  }
+}
+
+function lastEventIdOf(req: SseRequest): string | null {
+  const header = req.headers['last-event-id'];
+  if (typeof header === 'string') return header;
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  if (query < 0) return null;
+  return new URLSearchParams(url.slice(query + 1)).get('lastEventId');
+}
