@@ -4,6 +4,8 @@
  *   GET /healthz     liveness probe
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
  *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
+ *   GET  /sse?channel=NAME      SSE stream of a channel, resumable with Last-Event-ID (sse-channels.ts)
+ *   POST /publish?channel=NAME  publish the body to a channel: 202 {"id": n}
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -20,6 +22,7 @@ import { CloseCode } from '../protocol/ws/close-codes.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
+import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 
 export interface ServeOptions {
   host?: string;
@@ -40,6 +43,8 @@ export interface ServeOptions {
    * mode (no per-connection zlib state; see PerMessageDeflateOptions).
    */
   perMessageDeflate?: false | PerMessageDeflateOptions;
+  /** /sse and /publish: replay buffer per channel (default 1000 events), limits, stream options. */
+  sse?: SseChannelsOptions;
 }
 
 export interface RunningServer {
@@ -49,6 +54,7 @@ export interface RunningServer {
   readonly url: string;
   readonly echo: WebSocketServer;
   readonly broadcast: WebSocketServer;
+  readonly channels: SseChannels;
   close(): Promise<void>;
 }
 
@@ -57,10 +63,16 @@ const DEMO_PAGE = fileURLToPath(new URL('../../../demo/index.html', import.meta.
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const page = await readFile(DEMO_PAGE);
+  const channels = new SseChannels(options.sse);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    if (path === '/publish') {
+      if (req.method === 'POST') channels.publish(req, res);
+      else res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
+    } else if (path === '/sse' && req.method === 'GET') {
+      channels.subscribe(req, res);
     } else if (path === '/' || path === '/index.html') {
       res
         .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length })
@@ -124,7 +136,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     url: `${scheme}://${urlHost}:${port}`,
     echo,
     broadcast,
+    channels,
     async close() {
+      channels.closeAll();
       await Promise.all([echo.close(), broadcast.close()]);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -99,6 +99,15 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
     return this.writeChecked(encodeEvent(message));
   }
 
+  /**
+   * Send text already produced by `encodeEvent` (encode once, send to many). Same result and policy as
+   * `send`.
+   */
+  sendEncoded(encoded: string): boolean {
+    if (this.ended) return false;
+    return this.writeChecked(encoded);
+  }
+
   /** Send a comment (readers ignore it). */
   comment(text = ''): boolean {
     if (this.ended) return false;

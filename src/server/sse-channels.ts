@@ -1,0 +1,154 @@
+/**
+ * Channels over HTTP for `conduit serve`:
+ *   GET  /sse?channel=NAME       an SSE stream of the channel; with Last-Event-ID (header, or a
+ *                                `lastEventId` query parameter) the events after that id first
+ *   POST /publish?channel=NAME   the body (UTF-8 text) is published; 202 {"id": n}
+ * Every event carries its channel's next id. A reconnecting client whose id the replay buffer no longer
+ * covers gets a named `gap` event first ({"requested", "oldest"} as JSON), then every kept event.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { encodeEvent } from '../protocol/sse/encoder.js';
+import { SseStream, type SseStreamOptions } from '../transports/sse/stream.js';
+import { ChannelLog } from './channel-log.js';
+
+export interface SseChannelsOptions {
+  /** Events kept per channel for replay. Default 1000. */
+  replay?: number;
+  /** Channels that may exist at once; past it a new channel name gets 503. Default 10,000. */
+  maxChannels?: number;
+  /** Largest published body, bytes (413 past it). Default 64 KiB. */
+  maxPublishBytes?: number;
+  /** Options of every SSE response. */
+  stream?: SseStreamOptions;
+}
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+interface Channel {
+  readonly log: ChannelLog;
+  readonly subscribers: Set<SseStream>;
+}
+
+const CHANNEL_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export class SseChannels {
+  private readonly channels = new Map<string, Channel>();
+  private readonly replay: number;
+  private readonly maxChannels: number;
+  private readonly maxPublishBytes: number;
+  private readonly streamOptions: SseStreamOptions;
+
+  constructor(options: SseChannelsOptions = {}) {
+    this.replay = options.replay ?? 1000;
+    this.maxChannels = options.maxChannels ?? 10_000;
+    this.maxPublishBytes = options.maxPublishBytes ?? 64 * 1024;
+    this.streamOptions = options.stream ?? {};
+  }
+
+  /** Handle GET /sse. */
+  subscribe(req: Request, res: Response): void {
+    const channel = this.channelFor(req, res);
+    if (channel === null) return;
+    const stream = new SseStream(req, res, this.streamOptions);
+    const replay = channel.log.since(stream.lastEventId);
+    if (!replay.complete) {
+      stream.send({
+        event: 'gap',
+        data: JSON.stringify({ requested: replay.requested, oldest: replay.oldest }),
+      });
+    }
+    for (const e of replay.events) stream.send({ id: String(e.id), data: e.data });
+    if (stream.closed) return;
+    channel.subscribers.add(stream);
+    stream.on('close', () => channel.subscribers.delete(stream));
+  }
+
+  /** Handle POST /publish. */
+  publish(req: Request, res: Response): void {
+    const channel = this.channelFor(req, res);
+    if (channel === null) return;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > this.maxPublishBytes) {
+        refused = true;
+        reply(res, 413, { error: `body over ${this.maxPublishBytes} bytes` }, true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+      } catch {
+        reply(res, 400, { error: 'the body is not UTF-8 text' });
+        return;
+      }
+      reply(res, 202, { id: this.publishText(channel, text) });
+    });
+    req.on('error', () => undefined);
+  }
+
+  /** Publish from the server itself; returns the event id. */
+  publishTo(name: string, text: string): number {
+    const channel = this.channel(name);
+    if (channel === null) throw new RangeError(`cannot create channel ${name}`);
+    return this.publishText(channel, text);
+  }
+
+  /** End every stream. */
+  closeAll(): void {
+    for (const channel of this.channels.values()) {
+      for (const s of channel.subscribers) s.close();
+    }
+  }
+
+  private publishText(channel: Channel, text: string): number {
+    const event = channel.log.publish(text);
+    if (channel.subscribers.size > 0) {
+      // Encoded once for every subscriber.
+      const encoded = encodeEvent({ id: String(event.id), data: text });
+      for (const s of channel.subscribers) s.sendEncoded(encoded);
+    }
+    return event.id;
+  }
+
+  private channelFor(req: Request, res: Response): Channel | null {
+    const name = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('channel');
+    if (name === null || !CHANNEL_NAME.test(name)) {
+      reply(res, 400, { error: 'channel: 1-128 characters of A-Z a-z 0-9 . _ : -' });
+      return null;
+    }
+    const channel = this.channel(name);
+    if (channel === null) reply(res, 503, { error: 'too many channels' });
+    return channel;
+  }
+
+  private channel(name: string): Channel | null {
+    let channel = this.channels.get(name);
+    if (channel === undefined) {
+      if (this.channels.size >= this.maxChannels) return null;
+      channel = { log: new ChannelLog(this.replay), subscribers: new Set() };
+      this.channels.set(name, channel);
+    }
+    return channel;
+  }
+}
+
+function reply(res: Response, status: number, body: unknown, close = false): void {
+  const text = `${JSON.stringify(body)}\n`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  };
+  // An HTTP/1.1 body we stop reading: close the connection after the answer.
+  if (close && (res as ServerResponse).req?.httpVersionMajor === 1) headers.connection = 'close';
+  (res as ServerResponse).writeHead(status, headers).end(text);
+}
