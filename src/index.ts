@@ -6,9 +6,12 @@ export type {
 } from './pipeline/permessage-deflate.js';
 export { setZlibConcurrency } from './pipeline/zlib-limiter.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
+export { encodeComment, encodeEvent, encodeRetry, type SseMessage } from './protocol/sse/encoder.js';
+export { EventStreamParser, type SseEvent, type SseItem } from './protocol/sse/parser.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/ws/close-codes.js';
 export type { FrameInfo } from './protocol/ws/connection.js';
 export { type RunningServer, type ServeOptions, startServer } from './server/serve.js';
+export { SseStream, type SseStreamOptions } from './transports/sse/stream.js';
 export { type ClientOptions, connect } from './transports/ws/client.js';
 export {
   NotOpenError,
@@ -24,5 +27,6 @@ export {
   type WebSocketServerEvents,
   type WebSocketServerOptions,
 } from './transports/ws/server.js';
+export { EventSource, type EventSourceInit, type NodeEventSourceInit } from './web/event-source.js';
 export { CloseEvent, ErrorEvent } from './web/events.js';
 export { type BinaryType, WebSocket, type WebSocketOptions } from './web/websocket.js';
