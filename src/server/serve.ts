@@ -14,8 +14,13 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
@@ -27,7 +32,10 @@ import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 export interface ServeOptions {
   host?: string;
   port?: number;
-  /** PEM certificate and key: serve HTTPS and wss:. */
+  /**
+   * PEM certificate and key: serve HTTPS, with HTTP/2 and HTTP/1.1 on the same port (ALPN), and wss:
+   * over HTTP/1.1.
+   */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Largest message accepted, bytes. Default 16 MiB. */
   maxPayload?: number;
@@ -48,7 +56,8 @@ export interface ServeOptions {
 }
 
 export interface RunningServer {
-  readonly http: Server;
+  /** An http.Server, or with `tls` an HTTP/2 secure server that also speaks HTTP/1.1. */
+  readonly http: Server | Http2SecureServer;
   readonly port: number;
   /** Base URL, http: or https:. */
   readonly url: string;
@@ -64,7 +73,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const host = options.host ?? '127.0.0.1';
   const page = await readFile(DEMO_PAGE);
   const channels = new SseChannels(options.sse);
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+  ) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/publish') {
       if (req.method === 'POST') channels.publish(req, res);
@@ -80,14 +92,23 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
     } else if (path === '/echo' || path === '/broadcast') {
-      res.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain' }).end('Upgrade Required\n');
+      // HTTP/2 has no Upgrade header (a connection-specific field, RFC 9113 section 8.2.2).
+      const headers: Record<string, string> = { 'Content-Type': 'text/plain' };
+      if (req.httpVersionMajor < 2) headers.Upgrade = 'websocket';
+      res.writeHead(426, headers).end('Upgrade Required\n');
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found\n');
     }
   };
-  const http: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+  const http: Server | Http2SecureServer = options.tls
+    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, onRequest)
     : createHttpServer(onRequest);
+  // Every TCP connection, to end them all on close (an HTTP/2 server has no closeAllConnections).
+  const sockets = new Set<Socket>();
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
 
   const common = {
     server: http,
@@ -142,7 +163,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       await Promise.all([echo.close(), broadcast.close()]);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
-        http.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
       });
     },
   };

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
@@ -31,8 +32,8 @@ export type AuthResult =
   | { status: number; headers?: Record<string, string>; message?: string };
 
 export interface WebSocketServerOptions {
-  /** Attach to this http or https server. */
-  server?: HttpServer | HttpsServer;
+  /** Attach to this http, https or HTTP/2 secure (allowHTTP1) server. */
+  server?: HostServer;
   /** Or listen on a server of our own. */
   port?: number;
   host?: string;
@@ -97,9 +98,15 @@ interface Route {
 }
 
 /** One 'upgrade' listener per http server, dispatching on the path to the WebSocketServers sharing it. */
-const routers = new WeakMap<HttpServer | HttpsServer, Route[]>();
+const routers = new WeakMap<HostServer, Route[]>();
 
-function attach(http: HttpServer | HttpsServer, route: Route): void {
+/**
+ * A server whose HTTP/1.1 upgrade requests a WebSocketServer can take: http, https, or an HTTP/2
+ * secure server with `allowHTTP1` (its HTTP/1.1 connections emit 'upgrade' as https does).
+ */
+export type HostServer = HttpServer | HttpsServer | Http2SecureServer;
+
+function attach(http: HostServer, route: Route): void {
   let routes = routers.get(http);
   if (routes === undefined) {
     const list: Route[] = [];
@@ -116,12 +123,12 @@ function attach(http: HttpServer | HttpsServer, route: Route): void {
       if (http.listenerCount('upgrade') > 1) return;
       refuse(socket, new HandshakeError('WS_ERR_NOT_FOUND', 404, `no WebSocket endpoint at ${pathname}`));
     };
-    http.on('upgrade', listener);
+    (http as EventEmitter).on('upgrade', listener);
   }
   routes.push(route);
 }
 
-function detach(http: HttpServer | HttpsServer, server: WebSocketServer): void {
+function detach(http: HostServer, server: WebSocketServer): void {
   const routes = routers.get(http);
   if (routes === undefined) return;
   const at = routes.findIndex((r) => r.server === server);
@@ -148,7 +155,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Open connections (when clientTracking is on). */
   readonly clients = new Set<WebSocketConnection>();
   private readonly options: WebSocketServerOptions;
-  private readonly http: HttpServer | HttpsServer | null;
+  private readonly http: HostServer | null;
   /** The listener of a standalone server (`port`). */
   private readonly standalone: StandaloneListener | null;
   private heartbeat: NodeJS.Timeout | null = null;

@@ -1,0 +1,139 @@
+/**
+ * `conduit serve` with TLS speaks HTTP/2 and HTTP/1.1 on one port (ALPN): SSE streams and publishes
+ * share one HTTP/2 connection; nghttp (Debian's nghttp2-client) reads it as a real HTTP/2 peer.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect } from 'node:http2';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { makeSelfSignedCertificate } from '../support/tls.js';
+
+const run = promisify(execFile);
+let cert: Buffer;
+let server: RunningServer;
+
+before(async () => {
+  const certificate = makeSelfSignedCertificate();
+  cert = certificate.cert;
+  server = await startServer({ port: 0, tls: certificate, sse: { stream: { keepAliveMs: 0 } } });
+});
+after(() => server.close());
+
+function request(
+  session: ClientHttp2Session,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let status = 0;
+    let responseHeaders: Record<string, unknown> = {};
+    let text = '';
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+      responseHeaders = h;
+    });
+    stream.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+    });
+    stream.on('end', () => resolve({ status, headers: responseHeaders, text }));
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+/** An SSE stream on the session, collecting events. */
+function sse(
+  session: ClientHttp2Session,
+  channel: string,
+): { stream: ClientHttp2Stream; events: SseEvent[] } {
+  const stream = session.request({ ':path': `/sse?channel=${channel}` });
+  const parser = new EventStreamParser();
+  const events: SseEvent[] = [];
+  stream.on('data', (chunk: Buffer) => {
+    for (const item of parser.feed(chunk)) if (item.kind === 'event') events.push(item);
+  });
+  return { stream, events };
+}
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('conduit serve over HTTP/2 (TLS, ALPN h2 with HTTP/1.1 beside it)', () => {
+  it('negotiates h2 and serves the demo page, /healthz and a 426 without Upgrade on /echo', async () => {
+    const session = connect(server.url, { ca: cert });
+    try {
+      await once(session, 'connect');
+      assert.equal(session.alpnProtocol, 'h2');
+      const page = await request(session, { ':path': '/' });
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<title>Conduit<\/title>/);
+      assert.equal((await request(session, { ':path': '/healthz' })).text, 'ok\n');
+      const echo = await request(session, { ':path': '/echo' });
+      assert.equal(echo.status, 426);
+      assert.equal(echo.headers.upgrade, undefined);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('carries 20 SSE streams and the publishes that feed them on one connection', async () => {
+    const session = connect(server.url, { ca: cert });
+    try {
+      await once(session, 'connect');
+      const streams = Array.from({ length: 20 }, () => sse(session, 'h2fan'));
+      // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
+      const subscribers = () => server.channels['channels'].get('h2fan')?.subscribers.size ?? 0;
+      await waitFor(() => subscribers() === 20);
+      for (const text of ['one', 'two', 'three']) {
+        const r = await request(session, { ':method': 'POST', ':path': '/publish?channel=h2fan' }, text);
+        assert.equal(r.status, 202);
+      }
+      await waitFor(() => streams.every((s) => s.events.length === 3));
+      for (const s of streams) {
+        assert.deepEqual(
+          s.events.map((e) => [e.lastEventId, e.data]),
+          [
+            ['1', 'one'],
+            ['2', 'two'],
+            ['3', 'three'],
+          ],
+        );
+        s.stream.close();
+      }
+    } finally {
+      session.close();
+    }
+  });
+
+  it('answers nghttp (nghttp2-client) over HTTP/2, an SSE replay included', async () => {
+    const health = await run('nghttp', [`${server.url}/healthz`], { timeout: 10_000 });
+    assert.equal(health.stdout, 'ok\n');
+    const session = connect(server.url, { ca: cert });
+    try {
+      for (const text of ['x', 'y']) {
+        await request(session, { ':method': 'POST', ':path': '/publish?channel=ng' }, text);
+      }
+    } finally {
+      session.close();
+    }
+    // The stream stays open: nghttp stops at its timeout, having printed what arrived.
+    const replay = await run('nghttp', ['-t', '1', `${server.url}/sse?channel=ng&lastEventId=0`], {
+      timeout: 10_000,
+    }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+    const events = new EventStreamParser().feed(replay.stdout).filter((i) => i.kind === 'event');
+    assert.deepEqual(
+      events.map((e) => (e as SseEvent).data),
+      ['x', 'y'],
+    );
+  });
+});
