@@ -6,14 +6,16 @@ const HELP = `Usage: conduit serve [options]
 
   --host H          address to listen on (default 127.0.0.1)
   --port P          port (default 8080; 0 picks a free one)
-  --tls-cert FILE   PEM certificate: serve https:// and wss://
+  --tls-cert FILE   PEM certificate: serve https:// (HTTP/2 and HTTP/1.1 on one port) and wss://
   --tls-key FILE    PEM private key for --tls-cert
   --max-payload N   largest message in bytes (default 16777216)
   --heartbeat MS    ping interval, 0 to disable (default 30000)
   --deflate MODE    permessage-deflate: shared (default; no zlib state kept per connection),
                     dedicated (context takeover: better ratio, ~300 KiB per busy connection) or off
 
-Endpoints: GET / (demo page), WS /echo, WS /broadcast, GET /healthz.
+Endpoints: GET / (demo page), WS /echo, WS /broadcast, GET /healthz,
+GET /sse?channel=NAME (Server-Sent Events, resumable with Last-Event-ID),
+POST /publish?channel=NAME (the body is published; 202 {"id": n}).
 Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).`;
 
 /** Returns -1: the process stays up until a signal. */
