@@ -14,11 +14,56 @@
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type {
+  Http2ServerRequest,
+  Http2ServerResponse,
+  IncomingHttpHeaders,
+  ServerHttp2Stream,
+} from 'node:http2';
 import { encodeComment, encodeEvent, encodeRetry, type SseMessage } from '../../protocol/sse/encoder.js';
 
 export type SseRequest = IncomingMessage | Http2ServerRequest;
 export type SseResponse = ServerResponse | Http2ServerResponse;
+
+/** What SseStream needs of a response: http's, http2's compatibility one, or an HTTP/2 stream. */
+interface Sink {
+  readonly writableLength: number;
+  start(headers: Record<string, string>): void;
+  write(text: string): void;
+  end(): void;
+  destroy(): void;
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+function responseSink(res: SseResponse): Sink {
+  const r = res as ServerResponse;
+  return {
+    get writableLength() {
+      return r.writableLength;
+    },
+    start: (headers) => r.writeHead(200, headers),
+    write: (text) => r.write(text),
+    end: () => r.end(),
+    destroy: () => r.destroy(),
+    on: (event, listener) => r.on(event, listener),
+    off: (event, listener) => r.off(event, listener),
+  };
+}
+
+function http2StreamSink(stream: ServerHttp2Stream): Sink {
+  return {
+    get writableLength() {
+      return stream.writableLength;
+    },
+    start: (headers) => stream.respond({ ':status': 200, ...headers }),
+    write: (text) => stream.write(text),
+    end: () => stream.end(),
+    destroy: () => stream.destroy(),
+    on: (event, listener) => stream.on(event, listener),
+    off: (event, listener) => stream.off(event, listener),
+  };
+}
 
 export interface SseStreamOptions {
   /** A comment is sent after this many ms without output (below common proxy idle limits). Default 15 s; 0: never. */
@@ -50,16 +95,23 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
   readonly lastEventId: string | null;
   /** Events skipped by the 'drop' policy. */
   dropped = 0;
-  private readonly res: SseResponse;
+  private readonly res: Sink;
   private readonly maxBuffered: number;
   private readonly slowPolicy: 'close' | 'drop';
   private readonly keepAliveMs: number;
   private keepAlive: NodeJS.Timeout | null = null;
   private ended = false;
 
-  constructor(req: SseRequest, res: SseResponse, options: SseStreamOptions = {}) {
+  /**
+   * An SSE response on http's or http2's compatibility API. For http2's core API (a 'stream' event),
+   * use `SseStream.fromHttp2Stream`.
+   */
+  constructor(req: SseRequest, res: SseResponse, options?: SseStreamOptions);
+  /** @internal */
+  constructor(req: RequestLike, res: Sink, options: SseStreamOptions, sink: true);
+  constructor(req: RequestLike, res: SseResponse | Sink, options: SseStreamOptions = {}, sink = false) {
     super();
-    this.res = res;
+    this.res = sink ? (res as Sink) : responseSink(res as SseResponse);
     this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
     this.slowPolicy = options.slowPolicy ?? 'close';
     this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
@@ -73,11 +125,24 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
     // HTTP/2 forbids connection-specific headers (RFC 9113 section 8.2.2).
     if (req.httpVersionMajor < 2) headers.connection = 'keep-alive';
     if (options.allowOrigin !== undefined) headers['access-control-allow-origin'] = options.allowOrigin;
-    res.on('close', this.onClose);
-    (res as ServerResponse).writeHead(200, headers);
+    this.res.on('close', this.onClose);
+    this.res.start(headers);
     // The headers go now, not with the first event: the client's onopen fires at once.
     this.write(options.retryMs === undefined ? encodeComment() : encodeRetry(options.retryMs));
     this.armKeepAlive();
+  }
+
+  /**
+   * An SSE response on an HTTP/2 stream of the core API:
+   * `server.on('stream', (stream, headers) => SseStream.fromHttp2Stream(stream, headers))`.
+   */
+  static fromHttp2Stream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    options: SseStreamOptions = {},
+  ): SseStream {
+    const req: RequestLike = { httpVersionMajor: 2, headers, url: String(headers[':path'] ?? '') };
+    return new SseStream(req, http2StreamSink(stream), options, true);
   }
 
   /** Whether the response has ended. */
@@ -139,7 +204,7 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
   }
 
   private write(text: string): void {
-    (this.res as ServerResponse).write(text);
+    this.res.write(text);
   }
 
   private armKeepAlive(): void {
@@ -171,7 +236,14 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
   }
 }
 
-function lastEventIdOf(req: SseRequest): string | null {
+/** The request fields SseStream reads. */
+interface RequestLike {
+  readonly httpVersionMajor: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly url?: string;
+}
+
+function lastEventIdOf(req: RequestLike): string | null {
   const header = req.headers['last-event-id'];
   if (typeof header === 'string') return header;
   const url = req.url ?? '';

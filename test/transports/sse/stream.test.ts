@@ -221,6 +221,39 @@ describe('SseStream over HTTP/2 (compatibility API, cleartext)', () => {
   });
 });
 
+describe('SseStream on an HTTP/2 stream (core API)', () => {
+  it('responds on the stream, reads Last-Event-ID from the request headers, and notices the client leaving', async () => {
+    const server: Http2Server = createH2Server();
+    let made: SseStream | null = null;
+    server.on('stream', (stream, headers) => {
+      made = SseStream.fromHttp2Stream(stream, headers, { keepAliveMs: 0 });
+      made.send({ id: '8', data: `after ${made.lastEventId}` });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = h2connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const req = client.request({ ':path': '/sse', 'last-event-id': '7' });
+      const [headers] = (await once(req, 'response')) as [Record<string, string | number>];
+      assert.equal(headers[':status'], 200);
+      assert.equal(headers['content-type'], 'text/event-stream; charset=utf-8');
+      assert.equal(headers['cache-control'], 'no-cache');
+      const parser = new EventStreamParser();
+      const got: SseItem[] = [];
+      for await (const chunk of req) {
+        got.push(...parser.feed(chunk as Buffer));
+        if (events(got).length >= 1) break;
+      }
+      assert.deepEqual(events(got), [{ kind: 'event', type: 'message', data: 'after 7', lastEventId: '8' }]);
+      req.close();
+      await waitFor(() => made?.closed === true);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+});
+
 async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
