@@ -11,8 +11,12 @@
  * (up to `maxRetryMs`) instead of hammering a server that is down; extra request headers; another
  * method and a body (POST); TLS options for https: URLs; a starting `lastEventId`.
  */
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { type RequestOptions as HttpsRequestOptions, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { EventStreamParser } from '../protocol/sse/parser.js';
 import { ErrorEvent } from './events.js';
 
@@ -35,6 +39,70 @@ export interface NodeEventSourceInit extends EventSourceInit {
   maxRetryMs?: number;
   /** The last event ID to send on the first connection. */
   lastEventId?: string;
+  /**
+   * HTTP/2. 'auto' (the default): for https: URLs, ALPN decides, and EventSources with the same
+   * origin (and the same `tls` object) share one HTTP/2 connection. true: HTTP/2 always (h2c for
+   * http: URLs). false: HTTP/1.1 always.
+   */
+  http2?: boolean | 'auto';
+}
+
+/** Open HTTP/2 sessions, by origin and `tls` options object: EventSources share them. */
+const sessions = new Map<string, ClientHttp2Session>();
+const tlsKeys = new WeakMap<object, number>();
+let nextTlsKey = 1;
+
+function sessionKey(origin: string, tls: object | undefined): string {
+  if (tls === undefined) return origin;
+  let key = tlsKeys.get(tls);
+  if (key === undefined) {
+    key = nextTlsKey++;
+    tlsKeys.set(tls, key);
+  }
+  return `${origin}|${key}`;
+}
+
+/**
+ * ALPN negotiations in progress, by session key: EventSources created together wait for the first
+ * one's answer instead of each opening a connection. They get the session, or null for HTTP/1.1.
+ */
+const negotiating = new Map<string, Array<(session: ClientHttp2Session | null) => void>>();
+/** Session keys whose server chose HTTP/1.1: no more probing there. */
+const http1Only = new Set<string>();
+
+/** EventSources using each session: the last one to stop closes it. */
+const users = new Map<ClientHttp2Session, number>();
+
+function hold(session: ClientHttp2Session): void {
+  users.set(session, (users.get(session) ?? 0) + 1);
+}
+
+function release(session: ClientHttp2Session): void {
+  const left = (users.get(session) ?? 1) - 1;
+  if (left > 0) {
+    users.set(session, left);
+    return;
+  }
+  users.delete(session);
+  for (const [key, s] of sessions) if (s === session) sessions.delete(key);
+  session.close();
+}
+
+/** Keep `session` for other EventSources to share while any uses it. */
+function pool(key: string, session: ClientHttp2Session): ClientHttp2Session {
+  sessions.set(key, session);
+  const forget = () => {
+    if (sessions.get(key) === session) sessions.delete(key);
+  };
+  session.once('close', forget);
+  session.once('error', forget);
+  session.once('goaway', forget);
+  return session;
+}
+
+/** One request in flight, whichever protocol carries it. */
+interface Attempt {
+  destroy(): void;
 }
 
 type Handler<E extends Event> = ((this: EventSource, ev: E) => unknown) | null;
@@ -60,8 +128,10 @@ export class EventSource extends EventTarget {
   #lastEventId: string;
   /** Consecutive attempts that did not reach an open stream. */
   #failures = 0;
-  #request: ClientRequest | null = null;
-  #response: IncomingMessage | null = null;
+  #request: Attempt | null = null;
+  /** The HTTP/2 session this EventSource holds, if any. */
+  #session: ClientHttp2Session | null = null;
+  #response: Readable | null = null;
   #timer: NodeJS.Timeout | null = null;
   #handlers = new Map<string, EventListener>();
 
@@ -139,26 +209,145 @@ export class EventSource extends EventTarget {
       ...this.#init.headers,
     };
     if (this.#lastEventId !== '') headers['last-event-id'] = this.#lastEventId;
-    const method = this.#init.method ?? 'GET';
-    const body = this.#init.body;
-    const options = { method, headers, ...(target.protocol === 'https:' ? this.#init.tls : {}) };
-    const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, options);
+    const mode = this.#init.http2 ?? 'auto';
+    const secure = target.protocol === 'https:';
+    const key = sessionKey(target.origin, this.#init.tls);
+    const shared = sessions.get(key);
+    if (mode !== false && shared !== undefined && !shared.closed && !shared.destroyed) {
+      this.#requestHttp2(shared, target, headers, redirects);
+    } else if (mode === true) {
+      const session = http2Connect(target.origin, secure ? { ...this.#init.tls } : {});
+      session.on('error', () => undefined); // reported through the stream's own error
+      this.#requestHttp2(pool(key, session), target, headers, redirects);
+    } else if (mode === 'auto' && secure && !http1Only.has(key)) {
+      const waiters = negotiating.get(key);
+      if (waiters === undefined) {
+        negotiating.set(key, []);
+        this.#negotiate(target, headers, redirects, key);
+        return;
+      }
+      const attempt: Attempt = { destroy: () => undefined };
+      this.#request = attempt;
+      waiters.push((session) => {
+        if (attempt !== this.#request) return;
+        if (session !== null) this.#requestHttp2(session, target, headers, redirects);
+        else this.#requestHttp1(target, headers, redirects);
+      });
+    } else {
+      this.#requestHttp1(target, headers, redirects);
+    }
+  }
+
+  /** TLS with ALPN offering h2 and http/1.1; the server's choice decides the protocol. */
+  #negotiate(target: URL, headers: Record<string, string>, redirects: number, key: string): void {
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const socket = tlsConnect({
+      host,
+      port: Number(target.port || 443),
+      servername: /^[\d.]+$|:/.test(host) ? undefined : host,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      ...this.#init.tls,
+    });
+    const attempt: Attempt = { destroy: () => socket.destroy() };
+    this.#request = attempt;
+    const answer = (session: ClientHttp2Session | null) => {
+      const waiters = negotiating.get(key) ?? [];
+      negotiating.delete(key);
+      for (const waiter of waiters) waiter(session);
+    };
+    socket.once('error', (error) => {
+      answer(null);
+      if (attempt === this.#request) this.#reestablish(error);
+    });
+    socket.once('secureConnect', () => {
+      if (socket.alpnProtocol === 'h2') {
+        const session = pool(key, http2Connect(target.origin, { createConnection: () => socket }));
+        session.on('error', () => undefined);
+        // Held by this EventSource (or, if it closed meanwhile, by the first waiter) before any
+        // waiter runs, so the session cannot close under them.
+        if (attempt === this.#request) this.#requestHttp2(session, target, headers, redirects);
+        answer(session);
+        if (!users.has(session)) session.close();
+        return;
+      }
+      http1Only.add(key);
+      answer(null);
+      if (attempt === this.#request) this.#requestHttp1(target, headers, redirects, () => socket);
+      else socket.destroy();
+    });
+  }
+
+  #requestHttp1(
+    target: URL,
+    headers: Record<string, string>,
+    redirects: number,
+    createConnection?: () => Socket,
+  ): void {
+    const secure = target.protocol === 'https:';
+    const options = {
+      method: this.#init.method ?? 'GET',
+      headers,
+      ...(secure ? this.#init.tls : {}),
+      ...(createConnection === undefined ? {} : { createConnection, agent: false }),
+    };
+    const req = (secure ? httpsRequest : httpRequest)(target, options);
     this.#request = req;
-    req.on('response', (res) => this.#onResponse(req, res, target, redirects));
+    req.on('response', (res) => {
+      if (req !== this.#request) {
+        res.destroy();
+        return;
+      }
+      this.#onResponse(res.statusCode ?? 0, res.headers, res, target, redirects);
+    });
     req.on('error', (error) => {
       if (req !== this.#request) return;
       this.#reestablish(error);
     });
-    req.end(body);
+    req.end(this.#init.body);
   }
 
-  #onResponse(req: ClientRequest, res: IncomingMessage, target: URL, redirects: number): void {
-    if (req !== this.#request || this.#readyState === CLOSED) {
+  #requestHttp2(
+    session: ClientHttp2Session,
+    target: URL,
+    headers: Record<string, string>,
+    redirects: number,
+  ): void {
+    hold(session);
+    const previous = this.#session; // a redirect: the new hold first, so a shared session stays open
+    this.#session = session;
+    if (previous !== null) release(previous);
+    const stream = session.request({
+      ':method': this.#init.method ?? 'GET',
+      ':path': `${target.pathname}${target.search}`,
+      ...headers,
+    });
+    this.#request = stream;
+    stream.on('response', (h) => {
+      if (stream !== this.#request) {
+        stream.destroy();
+        return;
+      }
+      this.#onResponse(Number(h[':status']), h as IncomingHttpHeaders, stream, target, redirects);
+    });
+    stream.on('error', (error) => {
+      if (stream !== this.#request) return;
+      this.#reestablish(error);
+    });
+    stream.end(this.#init.body);
+  }
+
+  #onResponse(
+    status: number,
+    responseHeaders: IncomingHttpHeaders,
+    res: Readable,
+    target: URL,
+    redirects: number,
+  ): void {
+    if (this.#readyState === CLOSED) {
       res.destroy();
       return;
     }
-    const status = res.statusCode ?? 0;
-    const location = res.headers.location;
+    const location = responseHeaders.location;
     if ([301, 302, 303, 307, 308].includes(status) && location !== undefined) {
       res.resume();
       if (redirects >= MAX_REDIRECTS) {
@@ -168,7 +357,7 @@ export class EventSource extends EventTarget {
       this.#connect(new URL(location, target).href, redirects + 1);
       return;
     }
-    const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = (responseHeaders['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (status !== 200 || type !== 'text/event-stream') {
       res.resume();
       this.#fail(
@@ -254,6 +443,9 @@ export class EventSource extends EventTarget {
     this.#response = null;
     res?.destroy();
     req?.destroy();
+    const session = this.#session;
+    this.#session = null;
+    if (session !== null) release(session);
   }
 }
 

@@ -137,3 +137,60 @@ describe('conduit serve over HTTP/2 (TLS, ALPN h2 with HTTP/1.1 beside it)', () 
     );
   });
 });
+
+describe('the Node EventSource over HTTP/2 (ALPN auto)', () => {
+  it('speaks h2 to conduit serve, five EventSources sharing one connection, and resumes after the stream ends', async () => {
+    const { EventSource } = await import('../../src/web/event-source.js');
+    const tls = { ca: cert };
+    const sources = Array.from(
+      { length: 5 },
+      () => new EventSource(`${server.url}/sse?channel=es-h2`, { tls }),
+    );
+    const got: string[][] = sources.map(() => []);
+    sources.forEach((s, i) => {
+      s.onmessage = (e) => got[i]!.push(`${e.lastEventId}:${e.data}`);
+    });
+    const tcp = new Set<string>();
+    server.http.on('connection', (socket) => tcp.add(`${socket.remotePort}`));
+    try {
+      // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
+      const subscribers = () => server.channels['channels'].get('es-h2')?.subscribers.size ?? 0;
+      await waitFor(() => subscribers() === 5);
+      assert.equal(tcp.size, 1, 'one TCP connection for five EventSources');
+      server.channels.publishTo('es-h2', 'a');
+      await waitFor(() => got.every((g) => g.length === 1));
+      server.channels.closeAll(); // every stream ends: each EventSource reconnects on HTTP/2
+      server.channels.publishTo('es-h2', 'b');
+      await waitFor(() => subscribers() === 5, 10_000);
+      server.channels.publishTo('es-h2', 'c');
+      await waitFor(() => got.every((g) => g.length === 3));
+      for (const g of got) assert.deepEqual(g, ['1:a', '2:b', '3:c']);
+    } finally {
+      for (const s of sources) s.close();
+    }
+  });
+
+  it('falls back to HTTP/1.1 when the server does not offer h2', async () => {
+    const { EventSource } = await import('../../src/web/event-source.js');
+    const { createServer } = await import('node:https');
+    const certificate = makeSelfSignedCertificate();
+    const versions: string[] = [];
+    const h1 = createServer(certificate, (req, res) => {
+      versions.push(req.httpVersion);
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: over h1\n\n');
+    });
+    h1.listen(0, '127.0.0.1');
+    await once(h1, 'listening');
+    const { port } = h1.address() as { port: number };
+    const source = new EventSource(`https://127.0.0.1:${port}/`, { tls: { ca: certificate.cert } });
+    try {
+      const [event] = (await once(source, 'message')) as [MessageEvent];
+      assert.equal(event.data, 'over h1');
+      assert.deepEqual(versions, ['1.1']);
+    } finally {
+      source.close();
+      h1.closeAllConnections();
+      h1.close();
+    }
+  });
+});
