@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { EventStreamParser } from '../protocol/sse/parser.js';
 import { ErrorEvent } from './events.js';
+import { type Handler as HandlerOf, HandlerSlots } from './handlers.js';
 
 export interface EventSourceInit {
   withCredentials?: boolean;
@@ -105,7 +106,7 @@ interface Attempt {
   destroy(): void;
 }
 
-type Handler<E extends Event> = ((this: EventSource, ev: E) => unknown) | null;
+type Handler<E extends Event> = HandlerOf<EventSource, E>;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -133,7 +134,7 @@ export class EventSource extends EventTarget {
   #session: ClientHttp2Session | null = null;
   #response: Readable | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #handlers = new Map<string, EventListener>();
+  #handlers: HandlerSlots<EventSource> = new HandlerSlots<EventSource>(this);
 
   constructor(url: string | URL, init: NodeEventSourceInit = {}) {
     super();
@@ -163,39 +164,22 @@ export class EventSource extends EventTarget {
   // Event handler IDL attributes -------------------------------------------------------------------
 
   get onopen(): Handler<Event> {
-    return this.#getHandler('open') as Handler<Event>;
+    return this.#handlers.get('open') as Handler<Event>;
   }
   set onopen(fn: Handler<Event>) {
-    this.#setHandler('open', fn as Handler<Event>);
+    this.#handlers.set('open', fn as Handler<Event>);
   }
   get onmessage(): Handler<MessageEvent> {
-    return this.#getHandler('message') as Handler<MessageEvent>;
+    return this.#handlers.get('message') as Handler<MessageEvent>;
   }
   set onmessage(fn: Handler<MessageEvent>) {
-    this.#setHandler('message', fn as Handler<Event>);
+    this.#handlers.set('message', fn as Handler<Event>);
   }
   get onerror(): Handler<Event> {
-    return this.#getHandler('error') as Handler<Event>;
+    return this.#handlers.get('error') as Handler<Event>;
   }
   set onerror(fn: Handler<Event>) {
-    this.#setHandler('error', fn as Handler<Event>);
-  }
-
-  #getHandler(type: string): Handler<Event> {
-    const wrapper = this.#handlers.get(type) as (EventListener & { handler?: Handler<Event> }) | undefined;
-    return wrapper?.handler ?? null;
-  }
-
-  #setHandler(type: string, fn: Handler<Event>): void {
-    const previous = this.#handlers.get(type);
-    if (previous !== undefined) {
-      this.removeEventListener(type, previous);
-      this.#handlers.delete(type);
-    }
-    if (typeof fn !== 'function') return;
-    const wrapper = Object.assign((event: Event) => fn.call(this, event), { handler: fn });
-    this.#handlers.set(type, wrapper);
-    this.addEventListener(type, wrapper);
+    this.#handlers.set('error', fn as Handler<Event>);
   }
 
   // The connection --------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ import { type ClientOptions, connect, parseWebSocketUrl } from '../transports/ws
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { isToken } from '../util/tokens.js';
 import { CloseEvent, ErrorEvent } from './events.js';
+import { type Handler as HandlerOf, HandlerSlots } from './handlers.js';
 
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
 
 export type WebSocketOptions = Omit<ClientOptions, 'protocols' | 'signal' | 'inspectFrames'>;
 
-type Handler<E extends Event> = ((this: WebSocket, ev: E) => unknown) | null;
+type Handler<E extends Event> = HandlerOf<WebSocket, E>;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -44,7 +45,7 @@ export class WebSocket extends EventTarget {
   #queue: Array<Uint8Array | string | Blob> = [];
   #queuedBytes = 0;
   #draining = false;
-  #handlers = new Map<string, EventListener>();
+  #handlers: HandlerSlots<WebSocket> = new HandlerSlots<WebSocket>(this);
 
   constructor(url: string | URL, protocols: string | readonly string[] = [], options: WebSocketOptions = {}) {
     super();
@@ -164,45 +165,28 @@ export class WebSocket extends EventTarget {
   // Event handler IDL attributes ------------------------------------------------------------------
 
   get onopen(): Handler<Event> {
-    return this.#getHandler('open') as Handler<Event>;
+    return this.#handlers.get('open') as Handler<Event>;
   }
   set onopen(fn: Handler<Event>) {
-    this.#setHandler('open', fn as Handler<Event>);
+    this.#handlers.set('open', fn as Handler<Event>);
   }
   get onmessage(): Handler<MessageEvent> {
-    return this.#getHandler('message') as Handler<MessageEvent>;
+    return this.#handlers.get('message') as Handler<MessageEvent>;
   }
   set onmessage(fn: Handler<MessageEvent>) {
-    this.#setHandler('message', fn as Handler<Event>);
+    this.#handlers.set('message', fn as Handler<Event>);
   }
   get onerror(): Handler<Event> {
-    return this.#getHandler('error') as Handler<Event>;
+    return this.#handlers.get('error') as Handler<Event>;
   }
   set onerror(fn: Handler<Event>) {
-    this.#setHandler('error', fn as Handler<Event>);
+    this.#handlers.set('error', fn as Handler<Event>);
   }
   get onclose(): Handler<CloseEvent> {
-    return this.#getHandler('close') as Handler<CloseEvent>;
+    return this.#handlers.get('close') as Handler<CloseEvent>;
   }
   set onclose(fn: Handler<CloseEvent>) {
-    this.#setHandler('close', fn as Handler<Event>);
-  }
-
-  #getHandler(type: string): Handler<Event> {
-    const wrapper = this.#handlers.get(type) as (EventListener & { handler?: Handler<Event> }) | undefined;
-    return wrapper?.handler ?? null;
-  }
-
-  #setHandler(type: string, fn: Handler<Event>): void {
-    const previous = this.#handlers.get(type);
-    if (previous !== undefined) {
-      this.removeEventListener(type, previous);
-      this.#handlers.delete(type);
-    }
-    if (typeof fn !== 'function') return;
-    const wrapper = Object.assign((event: Event) => fn.call(this, event), { handler: fn });
-    this.#handlers.set(type, wrapper);
-    this.addEventListener(type, wrapper);
+    this.#handlers.set('close', fn as Handler<Event>);
   }
 
   // Connection lifecycle --------------------------------------------------------------------------

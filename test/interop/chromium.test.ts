@@ -4,26 +4,15 @@
  * WebSocket: text, ArrayBuffer, Blob, 1 MiB messages, subprotocols and both closing directions.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { WebSocketServer } from '../../src/index.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../support/chromium.js';
 import { within } from '../support/interop/peers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = '/tmp/conduit-demo.png';
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable;
 const SKIP = `${CHROMIUM} is missing (apt-get install chromium)`;
 
 interface ServerClose {
@@ -52,7 +41,7 @@ describe('headless Chromium talking to conduit serve', { timeout: 60_000 }, () =
     browser = await within(
       30_000,
       'Chromium to start',
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     );
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);

@@ -6,26 +6,15 @@
  * must echo intact both ways, and the frames must carry RSV1.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { type WebSocketConnection, WebSocketServer } from '../../src/index.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../support/chromium.js';
 import { dataFrames, headerIn, listenTap } from '../support/interop/frame-tap.js';
 import { echo, within } from '../support/interop/peers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable;
 const SKIP = `${CHROMIUM} is missing (apt-get install chromium)`;
 
 type Mode = 'shared' | 'dedicated';
@@ -161,7 +150,7 @@ describe('permessage-deflate with headless Chromium against a Conduit server', {
     browser = await within(
       30_000,
       'Chromium to start',
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     );
     page = await browser.newPage();
     page.setDefaultTimeout(20_000);

@@ -5,31 +5,21 @@
  * and a stream the server ends is resumed with Last-Event-ID.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../support/chromium.js';
+import { channelSubscribers } from '../support/sse.js';
 import { makeSelfSignedCertificate } from '../support/tls.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
+const available = chromiumAvailable;
 
 let browser: Browser;
 const servers: RunningServer[] = [];
 
 before(async () => {
   if (!available) return;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 after(async () => {
   await browser?.close();
@@ -86,9 +76,7 @@ for (const transport of ['http/1.1', 'h2'] as const) {
       servers.push(server);
     });
 
-    const subscribers = (channel: string) =>
-      // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
-      server.channels['channels'].get(channel)?.subscribers.size ?? 0;
+    const subscribers = (channel: string) => channelSubscribers(server, channel);
 
     it('20 EventSources in one page all receive every published message', async () => {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });

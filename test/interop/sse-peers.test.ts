@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { EventSource as NpmEventSource } from 'eventsource';
 import { EventStreamParser } from '../../src/protocol/sse/parser.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { collectEvents, waitForSubscribers } from '../support/sse.js';
 
 let conduit: RunningServer;
 before(async () => {
@@ -19,37 +20,13 @@ after(() => conduit.close());
 const publish = (channel: string, body: string) =>
   fetch(`${conduit.url}/publish?channel=${channel}`, { method: 'POST', body }).then((r) => r.json());
 
-async function subscribers(channel: string, n: number): Promise<void> {
-  const until = Date.now() + 3000;
-  // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
-  const count = () => conduit.channels['channels'].get(channel)?.subscribers.size ?? 0;
-  while (count() < n) {
-    if (Date.now() > until) throw new Error('no subscriber');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function collect(source: NpmEventSource, type: string, n: number): Promise<MessageEvent[]> {
-  return new Promise((resolve, reject) => {
-    const got: MessageEvent[] = [];
-    const timer = setTimeout(() => reject(new Error(`only ${got.length} ${type} events`)), 5000);
-    source.addEventListener(type, (e) => {
-      got.push(e as MessageEvent);
-      if (got.length === n) {
-        clearTimeout(timer);
-        resolve(got);
-      }
-    });
-  });
-}
-
 describe('npm eventsource against conduit serve /sse', () => {
   it('receives published events, and resumes with Last-Event-ID after the server ends the stream', async () => {
     const source = new NpmEventSource(`${conduit.url}/sse?channel=peer`);
     try {
       await once(source, 'open');
-      await subscribers('peer', 1);
-      const first = collect(source, 'message', 2);
+      await waitForSubscribers(conduit, 'peer', 1);
+      const first = collectEvents(source, 'message', 2);
       await publish('peer', 'one');
       await publish('peer', 'two');
       assert.deepEqual(
@@ -59,10 +36,10 @@ describe('npm eventsource against conduit serve /sse', () => {
           ['2', 'two'],
         ],
       );
-      const rest = collect(source, 'message', 3);
+      const rest = collectEvents(source, 'message', 3);
       conduit.channels.closeAll();
       await publish('peer', 'three'); // while it is away
-      await subscribers('peer', 1);
+      await waitForSubscribers(conduit, 'peer', 1);
       await publish('peer', 'four');
       await publish('peer', 'five');
       assert.deepEqual(
@@ -83,8 +60,8 @@ describe('npm eventsource against conduit serve /sse', () => {
     // The npm client sends the id it was given through its own reconnection; start from one here.
     const source = new NpmEventSource(`${conduit.url}/sse?channel=peer-gap&lastEventId=2`);
     try {
-      const gap = collect(source, 'gap', 1);
-      const messages = collect(source, 'message', 4);
+      const gap = collectEvents(source, 'gap', 1);
+      const messages = collectEvents(source, 'message', 4);
       assert.deepEqual(JSON.parse((await gap)[0]!.data), { requested: '2', oldest: 7 });
       assert.deepEqual(
         (await messages).map((e) => e.data),

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { channelSubscribers } from '../support/sse.js';
 import { makeSelfSignedCertificate } from '../support/tls.js';
 
 const run = promisify(execFile);
@@ -91,8 +92,7 @@ describe('conduit serve over HTTP/2 (TLS, ALPN h2 with HTTP/1.1 beside it)', () 
     try {
       await once(session, 'connect');
       const streams = Array.from({ length: 20 }, () => sse(session, 'h2fan'));
-      // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
-      const subscribers = () => server.channels['channels'].get('h2fan')?.subscribers.size ?? 0;
+      const subscribers = () => channelSubscribers(server, 'h2fan');
       await waitFor(() => subscribers() === 20);
       for (const text of ['one', 'two', 'three']) {
         const r = await request(session, { ':method': 'POST', ':path': '/publish?channel=h2fan' }, text);
@@ -153,8 +153,7 @@ describe('the Node EventSource over HTTP/2 (ALPN auto)', () => {
     const tcp = new Set<string>();
     server.http.on('connection', (socket) => tcp.add(`${socket.remotePort}`));
     try {
-      // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
-      const subscribers = () => server.channels['channels'].get('es-h2')?.subscribers.size ?? 0;
+      const subscribers = () => channelSubscribers(server, 'es-h2');
       await waitFor(() => subscribers() === 5);
       assert.equal(tcp.size, 1, 'one TCP connection for five EventSources');
       server.channels.publishTo('es-h2', 'a');

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EventSource } from '../../src/index.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { collectEvents, waitForSubscribers } from '../support/sse.js';
 
 let conduit: RunningServer;
 before(async () => {
@@ -12,33 +13,8 @@ before(async () => {
 });
 after(() => conduit.close());
 
-/** Resolve with the first `n` events of `type` (and the source, still open). */
-function collect(source: EventSource, type: string, n: number): Promise<MessageEvent[]> {
-  return new Promise((resolve, reject) => {
-    const got: MessageEvent[] = [];
-    const timer = setTimeout(() => reject(new Error(`only ${got.length} ${type} events`)), 5000);
-    source.addEventListener(type, (e) => {
-      got.push(e as MessageEvent);
-      if (got.length === n) {
-        clearTimeout(timer);
-        resolve(got);
-      }
-    });
-  });
-}
-
 const publish = (channel: string, body: string) =>
   fetch(`${conduit.url}/publish?channel=${channel}`, { method: 'POST', body }).then((r) => r.json());
-
-async function subscribers(channel: string, n: number): Promise<void> {
-  const until = Date.now() + 3000;
-  // biome-ignore lint/complexity/useLiteralKeys: reading a private field in a test
-  const count = () => conduit.channels['channels'].get(channel)?.subscribers.size ?? 0;
-  while (count() < n) {
-    if (Date.now() > until) throw new Error('no subscriber');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A plain HTTP server answering every request with `respond`; counts requests. */
 async function rawServer(respond: (req: IncomingMessage, res: ServerResponse) => void) {
@@ -66,8 +42,8 @@ describe('EventSource (WHATWG interface, Node)', () => {
     assert.equal(source.readyState, EventSource.CONNECTING);
     await once(source, 'open');
     assert.equal(source.readyState, EventSource.OPEN);
-    await subscribers('es1', 1);
-    const messages = collect(source, 'message', 2);
+    await waitForSubscribers(conduit, 'es1', 1);
+    const messages = collectEvents(source, 'message', 2);
     await publish('es1', 'one');
     await publish('es1', 'two');
     const [a, b] = await messages;
@@ -84,15 +60,15 @@ describe('EventSource (WHATWG interface, Node)', () => {
     const errors: Event[] = [];
     source.onerror = (e) => errors.push(e);
     await once(source, 'open');
-    await subscribers('es2', 1);
-    const first = collect(source, 'message', 2);
+    await waitForSubscribers(conduit, 'es2', 1);
+    const first = collectEvents(source, 'message', 2);
     await publish('es2', 'a');
     await publish('es2', 'b');
     await first;
-    const rest = collect(source, 'message', 5);
+    const rest = collectEvents(source, 'message', 5);
     conduit.channels.closeAll(); // the server ends every stream
     for (const m of ['c', 'd', 'e']) await publish('es2', m); // published while the client is away
-    await subscribers('es2', 1); // it came back (after the 50 ms retry the server asked for)
+    await waitForSubscribers(conduit, 'es2', 1); // it came back (after the 50 ms retry the server asked for)
     for (const m of ['f', 'g']) await publish('es2', m);
     const events = await rest;
     assert.deepEqual(
@@ -153,7 +129,7 @@ describe('EventSource (WHATWG interface, Node)', () => {
         headers: { authorization: 'Bearer t' },
         retryMs: 10_000,
       });
-      const [message] = await collect(source, 'message', 1);
+      const [message] = await collectEvents(source, 'message', 1);
       assert.equal(message!.data, 'hi');
       assert.deepEqual(seen, {
         method: 'POST',
