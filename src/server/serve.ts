@@ -81,10 +81,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     if (path === '/publish') {
       if (req.method === 'POST') channels.publish(req, res);
       else res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
+    } else if (path === '/sse') {
+      if (req.method === 'GET') channels.subscribe(req, res);
+      else res.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
-    } else if (path === '/sse' && req.method === 'GET') {
-      channels.subscribe(req, res);
     } else if (path === '/' || path === '/index.html') {
       res
         .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length })

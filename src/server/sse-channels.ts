@@ -17,7 +17,7 @@ export interface SseChannelsOptions {
   replay?: number;
   /** Channels that may exist at once; past it a new channel name gets 503. Default 10,000. */
   maxChannels?: number;
-  /** Largest published body, bytes (413 past it). Default 64 KiB. */
+  /** Largest published body, bytes (413 past it). Default 1 MiB. */
   maxPublishBytes?: number;
   /** Options of every SSE response. */
   stream?: SseStreamOptions;
@@ -43,7 +43,7 @@ export class SseChannels {
   constructor(options: SseChannelsOptions = {}) {
     this.replay = options.replay ?? 1000;
     this.maxChannels = options.maxChannels ?? 10_000;
-    this.maxPublishBytes = options.maxPublishBytes ?? 64 * 1024;
+    this.maxPublishBytes = options.maxPublishBytes ?? 1024 * 1024;
     this.streamOptions = options.stream ?? {};
   }
 

@@ -108,8 +108,11 @@ describe('conduit serve over HTTP/2 (TLS, ALPN h2 with HTTP/1.1 beside it)', () 
             ['3', 'three'],
           ],
         );
-        s.stream.close();
+        s.stream.close(); // RST_STREAM from the client
       }
+      // Every reset stream leaves its channel; the session lives on and still answers.
+      await waitFor(() => subscribers() === 0);
+      assert.equal((await request(session, { ':path': '/healthz' })).text, 'ok\n');
     } finally {
       session.close();
     }

@@ -124,7 +124,12 @@ describe('conduit serve: /sse and /publish', () => {
       body: new Uint8Array([0xff, 0xfe]),
     });
     assert.equal(res.status, 400);
-    assert.equal((await fetch(`${server.url}/publish?channel=a`)).status, 405);
+    const wrongMethod = await fetch(`${server.url}/publish?channel=a`);
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('allow'), 'POST');
+    const postToSse = await fetch(`${server.url}/sse?channel=a`, { method: 'POST', body: 'x' });
+    assert.equal(postToSse.status, 405);
+    assert.equal(postToSse.headers.get('allow'), 'GET');
     assert.equal((await fetch(`${server.url}/sse`)).status, 400);
   });
 });
