@@ -234,7 +234,10 @@ export class EventSource extends EventTarget {
     });
     const attempt: Attempt = { destroy: () => socket.destroy() };
     this.#request = attempt;
+    let answered = false;
     const answer = (session: ClientHttp2Session | null) => {
+      if (answered) return;
+      answered = true;
       const waiters = negotiating.get(key) ?? [];
       negotiating.delete(key);
       for (const waiter of waiters) waiter(session);
@@ -243,6 +246,8 @@ export class EventSource extends EventTarget {
       answer(null);
       if (attempt === this.#request) this.#reestablish(error);
     });
+    // Destroyed before the handshake (this EventSource closed): the waiters must not wait forever.
+    socket.once('close', () => answer(null));
     socket.once('secureConnect', () => {
       if (socket.alpnProtocol === 'h2') {
         const session = pool(key, http2Connect(target.origin, { createConnection: () => socket }));

@@ -196,3 +196,20 @@ describe('the Node EventSource over HTTP/2 (ALPN auto)', () => {
     }
   });
 });
+
+describe('the Node EventSource: an ALPN negotiation abandoned midway', () => {
+  it('does not leave the EventSources waiting on it stuck', async () => {
+    const { EventSource } = await import('../../src/web/event-source.js');
+    const tls = { ca: cert };
+    const first = new EventSource(`${server.url}/sse?channel=abandon`, { tls });
+    const second = new EventSource(`${server.url}/sse?channel=abandon`, { tls });
+    await new Promise((r) => queueMicrotask(() => r(undefined))); // both have started connecting
+    first.close(); // the one negotiating gives up before the TLS handshake ends
+    try {
+      await once(second, 'open');
+      assert.equal(second.readyState, EventSource.OPEN);
+    } finally {
+      second.close();
+    }
+  });
+});
