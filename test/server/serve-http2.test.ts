@@ -213,3 +213,77 @@ describe('the Node EventSource: an ALPN negotiation abandoned midway', () => {
     }
   });
 });
+
+describe('RFC 8441: WebSockets over HTTP/2 on conduit serve', () => {
+  async function h2Session(): Promise<ClientHttp2Session> {
+    const session = connect(server.url, { ca: cert });
+    const [settings] = (await once(session, 'remoteSettings')) as [{ enableConnectProtocol?: boolean }];
+    assert.equal(settings.enableConnectProtocol, true, 'SETTINGS_ENABLE_CONNECT_PROTOCOL advertised');
+    return session;
+  }
+
+  async function open(session: ClientHttp2Session, path: string, extra: Record<string, string> = {}) {
+    const { WebSocketConnection } = await import('../../src/transports/ws/connection.js');
+    const stream = session.request({
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':scheme': 'https',
+      ':path': path,
+      'sec-websocket-version': '13',
+      ...extra,
+    });
+    const [headers] = (await once(stream, 'response')) as [Record<string, string | number>];
+    if (headers[':status'] !== 200) return { status: Number(headers[':status']), ws: null, headers };
+    const ws = new WebSocketConnection(stream, {
+      role: 'client',
+      protocol: String(headers['sec-websocket-protocol'] ?? ''),
+    });
+    ws.start();
+    return { status: 200, ws, headers };
+  }
+
+  it('echoes over several WebSockets sharing one HTTP/2 connection, the subprotocol negotiated', async () => {
+    const session = await h2Session();
+    try {
+      const sockets = await Promise.all(
+        [0, 1, 2].map(() => open(session, '/echo', { 'sec-websocket-protocol': 'chat, superchat' })),
+      );
+      for (const [i, { status, ws, headers }] of sockets.entries()) {
+        assert.equal(status, 200);
+        assert.equal(headers['sec-websocket-protocol'], 'chat');
+        ws!.send(`hello ${i}`);
+      }
+      for (const [i, { ws }] of sockets.entries()) {
+        const [data, isBinary] = (await once(ws!, 'message')) as [Buffer, boolean];
+        assert.equal(isBinary, false);
+        assert.equal(data.toString(), `hello ${i}`);
+      }
+      for (const { ws } of sockets) {
+        ws!.close(1000, 'done');
+        const [code] = (await once(ws!, 'close')) as [number];
+        assert.equal(code, 1000);
+      }
+      // The session outlives its WebSockets.
+      assert.equal((await request(session, { ':path': '/healthz' })).text, 'ok\n');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('refuses an unknown path with 404 and an unknown :protocol with 501, on the stream alone', async () => {
+    const session = await h2Session();
+    try {
+      assert.equal((await open(session, '/nowhere')).status, 404);
+      assert.equal((await open(session, '/echo', { ':protocol': 'webtransport' })).status, 501);
+      assert.equal((await open(session, '/echo', { 'sec-websocket-version': '8' })).status, 400);
+      const { status, ws } = await open(session, '/echo');
+      assert.equal(status, 200);
+      ws!.send('still fine');
+      const [data] = (await once(ws!, 'message')) as [Buffer];
+      assert.equal(data.toString(), 'still fine');
+      ws!.terminate();
+    } finally {
+      session.close();
+    }
+  });
+});

@@ -113,6 +113,39 @@ export function validateClientRequest(req: RequestHead): ClientRequest {
   if (key === undefined || !isValidKey(key)) {
     throw new HandshakeError('WS_ERR_BAD_KEY', 400, 'missing or invalid Sec-WebSocket-Key');
   }
+  return { key, ...readOffers(h) };
+}
+
+/**
+ * RFC 8441: a WebSocket requested on an HTTP/2 stream by an extended CONNECT (`:method` CONNECT,
+ * `:protocol` websocket). There is no key and no accept value: the stream itself is the connection.
+ * An unknown `:protocol` is refused with 501, a missing one with 400.
+ */
+export function validateExtendedConnect(req: { method: string; headers: Headers }): ClientRequest {
+  const h = req.headers;
+  const protocol = headerString(h[':protocol']);
+  if (req.method !== 'CONNECT' || protocol === undefined) {
+    throw new HandshakeError('WS_ERR_BAD_METHOD', 400, 'an HTTP/2 WebSocket needs an extended CONNECT');
+  }
+  if (protocol !== 'websocket') {
+    throw new HandshakeError('WS_ERR_BAD_UPGRADE', 501, `unsupported :protocol ${protocol}`);
+  }
+  const version = headerString(h['sec-websocket-version'])?.trim();
+  if (version !== '13') {
+    throw new HandshakeError(
+      'WS_ERR_BAD_VERSION',
+      400,
+      'unsupported Sec-WebSocket-Version; this server speaks 13',
+      {
+        'Sec-WebSocket-Version': '13',
+      },
+    );
+  }
+  return { key: '', ...readOffers(h) };
+}
+
+/** Subprotocols, extensions and origin, the same for HTTP/1.1 and HTTP/2 requests. */
+function readOffers(h: Headers): Omit<ClientRequest, 'key'> {
   const protocols = parseProtocolList(headerString(h['sec-websocket-protocol']));
   if (protocols === null) {
     throw new HandshakeError('WS_ERR_BAD_PROTOCOL', 400, 'invalid Sec-WebSocket-Protocol header');
@@ -133,7 +166,7 @@ export function validateClientRequest(req: RequestHead): ClientRequest {
   }
   // Browsers send Origin; section 10.2 leaves the policy to the server.
   const origin = headerString(h.origin);
-  return { key, protocols, extensions, origin };
+  return { protocols, extensions, origin };
 }
 
 export interface ServerAcceptance {

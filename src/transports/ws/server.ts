@@ -5,7 +5,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import type { Http2SecureServer } from 'node:http2';
+import type {
+  Http2SecureServer,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  ServerHttp2Stream,
+} from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
@@ -16,7 +21,13 @@ import {
 } from '../../pipeline/permessage-deflate.js';
 import { HandshakeError } from '../../protocol/errors.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
-import { buildAcceptResponse, buildRefusal, validateClientRequest } from '../../protocol/ws/handshake.js';
+import {
+  buildAcceptResponse,
+  buildRefusal,
+  type ClientRequest,
+  validateClientRequest,
+  validateExtendedConnect,
+} from '../../protocol/ws/handshake.js';
 import { type DeflateConfig, negotiateAsServer } from '../../protocol/ws/permessage-deflate.js';
 import type { WebSocketData } from './bytes.js';
 import { WebSocketConnection } from './connection.js';
@@ -92,6 +103,15 @@ const MAX_INTERNED_AGREEMENTS = 32;
 
 type NegotiatedDeflate = NonNullable<ReturnType<typeof negotiateAsServer>>;
 
+/** What a handshake agreed on. */
+interface Decision {
+  protocol: string | undefined;
+  extensions: string;
+  deflate: DeflateCodec | null;
+}
+
+const EMPTY_HEAD = Buffer.alloc(0);
+
 interface Route {
   path: string | undefined;
   server: WebSocketServer;
@@ -124,8 +144,46 @@ function attach(http: HostServer, route: Route): void {
       refuse(socket, new HandshakeError('WS_ERR_NOT_FOUND', 404, `no WebSocket endpoint at ${pathname}`));
     };
     (http as EventEmitter).on('upgrade', listener);
+    if (isHttp2Server(http)) attachHttp2(http, list);
   }
   routes.push(route);
+}
+
+function isHttp2Server(http: HostServer): http is Http2SecureServer {
+  return typeof (http as Partial<Http2SecureServer>).updateSettings === 'function';
+}
+
+/**
+ * RFC 8441 on an HTTP/2 server: advertise SETTINGS_ENABLE_CONNECT_PROTOCOL and take extended CONNECT
+ * requests for the routes' paths. Anything else on a stream is refused on that stream alone (404 for
+ * a path with no WebSocket, 501 for a `:protocol` other than websocket); the session lives on.
+ */
+function attachHttp2(http: Http2SecureServer, list: Route[]): void {
+  http.updateSettings({ enableConnectProtocol: true });
+  const listener = (req: Http2ServerRequest, res: Http2ServerResponse | Duplex) => {
+    const alone = (http as EventEmitter).listenerCount('connect') === 1;
+    if (req.httpVersionMajor !== 2) {
+      // An HTTP/1.1 CONNECT on an allowHTTP1 server: not ours; refuse it unless someone else listens.
+      if (alone) (res as Duplex).end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const response = res as Http2ServerResponse;
+    const pathname = pathOf(req.url);
+    const match = list.find((r) => r.path === undefined || r.path === pathname);
+    if (match !== undefined) {
+      match.server.handleHttp2(req, response, (ws) =>
+        match.server.emit('connection', ws, req as unknown as IncomingMessage),
+      );
+      return;
+    }
+    if (!alone) return;
+    const unknownProtocol = req.headers[':protocol'] !== 'websocket';
+    response.stream.respond({ ':status': unknownProtocol ? 501 : 404, 'content-type': 'text/plain' });
+    response.stream.end(
+      unknownProtocol ? 'unsupported :protocol\n' : `no WebSocket endpoint at ${pathname}\n`,
+    );
+  };
+  (http as EventEmitter).on('connect', listener);
 }
 
 function detach(http: HostServer, server: WebSocketServer): void {
@@ -253,99 +311,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         httpVersion: req.httpVersion,
         headers: req.headers,
       });
-      const origins = this.options.origins;
-      if (origins !== undefined) {
-        const allowed =
-          typeof origins === 'function'
-            ? origins(request.origin, req)
-            : request.origin !== undefined && origins.includes(request.origin);
-        if (!allowed) {
-          throw new HandshakeError(
-            'WS_ERR_FORBIDDEN_ORIGIN',
-            403,
-            `origin not allowed: ${request.origin ?? '(none)'}`,
-          );
-        }
-      }
-      if (this.options.authenticate !== undefined) {
-        let verdict: AuthResult;
-        try {
-          verdict = await this.options.authenticate(req);
-        } catch {
-          throw new HandshakeError('WS_ERR_REFUSED', 500, 'authentication failed');
-        }
-        if (timedOut) return;
-        if (this.closing !== null) throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
-        if (verdict === false) throw new HandshakeError('WS_ERR_REFUSED', 401, 'unauthorized');
-        if (typeof verdict === 'object' && verdict !== null) {
-          throw new HandshakeError(
-            'WS_ERR_REFUSED',
-            verdict.status,
-            verdict.message ?? 'refused',
-            verdict.headers ?? {},
-          );
-        }
-      }
-      let protocol: string | undefined;
-      if (request.protocols.length > 0) {
-        const chosen = this.options.handleProtocols
-          ? this.options.handleProtocols(request.protocols, req)
-          : request.protocols[0]!;
-        if (chosen !== false) {
-          if (!request.protocols.includes(chosen)) {
-            throw new HandshakeError(
-              'WS_ERR_BAD_PROTOCOL',
-              500,
-              'handleProtocols chose a subprotocol that was not offered',
-            );
-          }
-          protocol = chosen;
-        }
-      }
-      let extensions = '';
-      let deflate: DeflateCodec | null = null;
-      if (this.deflateOptions !== null && request.extensions.length > 0) {
-        // Section 7.1 of RFC 7692: the first offer we can honour; none is fine too (no compression).
-        const agreed = this.intern(negotiateAsServer(request.extensions, this.deflateConfig));
-        if (agreed !== null) {
-          extensions = agreed.response;
-          deflate = new DeflateCodec(
-            agreed.agreement,
-            'server',
-            this.deflateOptions,
-            this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-          );
-        }
-      }
+      const decided = await this.decide(request, req, () => timedOut);
+      if (decided === null) return;
+      const { protocol, extensions, deflate } = decided;
       if (socket.destroyed || !socket.writable) return; // the client left while we were deciding
       clearTimeout(timer);
       socket.write(buildAcceptResponse({ key: request.key, protocol, extensions }));
       socket.off('error', onEarlyError);
       const setNoDelay = (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay;
       if (typeof setNoDelay === 'function') setNoDelay.call(socket, true);
-      const ws = new WebSocketConnection(socket, {
-        role: 'server',
-        protocol,
-        extensions,
-        deflate,
-        maxPayload: this.options.maxPayload,
-        closeTimeout: this.options.closeTimeout,
-        highWaterMark: this.options.highWaterMark,
-        pauseOnBackpressure: this.options.pauseOnBackpressure ?? true,
-        head,
-        url: req.url,
-      });
-      if (this.options.clientTracking !== false) this.track(ws);
-      try {
-        cb(ws, req);
-      } catch (error) {
-        // The application's own handler threw: not the peer's fault, and the 101 is already out, so
-        // drop this connection and report the error as a synchronous listener's throw would be.
-        ws.terminate();
-        this.emitError(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      ws.start();
+      this.open(socket, { protocol, extensions, deflate }, req, head, cb);
     } catch (error) {
       if (timedOut) return;
       const refusal =
@@ -356,6 +331,82 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * What every WebSocket handshake decides, whichever HTTP carried it: origin, authentication, the
+   * subprotocol and permessage-deflate. Throws a HandshakeError to refuse; null once timed out.
+   */
+  private async decide(
+    request: ClientRequest,
+    req: IncomingMessage,
+    timedOut: () => boolean,
+  ): Promise<Decision | null> {
+    const origins = this.options.origins;
+    if (origins !== undefined) {
+      const allowed =
+        typeof origins === 'function'
+          ? origins(request.origin, req)
+          : request.origin !== undefined && origins.includes(request.origin);
+      if (!allowed) {
+        throw new HandshakeError(
+          'WS_ERR_FORBIDDEN_ORIGIN',
+          403,
+          `origin not allowed: ${request.origin ?? '(none)'}`,
+        );
+      }
+    }
+    if (this.options.authenticate !== undefined) {
+      let verdict: AuthResult;
+      try {
+        verdict = await this.options.authenticate(req);
+      } catch {
+        throw new HandshakeError('WS_ERR_REFUSED', 500, 'authentication failed');
+      }
+      if (timedOut()) return null;
+      if (this.closing !== null) throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
+      if (verdict === false) throw new HandshakeError('WS_ERR_REFUSED', 401, 'unauthorized');
+      if (typeof verdict === 'object' && verdict !== null) {
+        throw new HandshakeError(
+          'WS_ERR_REFUSED',
+          verdict.status,
+          verdict.message ?? 'refused',
+          verdict.headers ?? {},
+        );
+      }
+    }
+    let protocol: string | undefined;
+    if (request.protocols.length > 0) {
+      const chosen = this.options.handleProtocols
+        ? this.options.handleProtocols(request.protocols, req)
+        : request.protocols[0]!;
+      if (chosen !== false) {
+        if (!request.protocols.includes(chosen)) {
+          throw new HandshakeError(
+            'WS_ERR_BAD_PROTOCOL',
+            500,
+            'handleProtocols chose a subprotocol that was not offered',
+          );
+        }
+        protocol = chosen;
+      }
+    }
+    let extensions = '';
+    let deflate: DeflateCodec | null = null;
+    if (this.deflateOptions !== null && request.extensions.length > 0) {
+      // Section 7.1 of RFC 7692: the first offer we can honour; none is fine too (no compression).
+      const agreed = this.intern(negotiateAsServer(request.extensions, this.deflateConfig));
+      if (agreed !== null) {
+        extensions = agreed.response;
+        deflate = new DeflateCodec(
+          agreed.agreement,
+          'server',
+          this.deflateOptions,
+          this.options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        );
+      }
+    }
+    return { protocol, extensions, deflate };
   }
 
   /**
@@ -414,6 +465,110 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (known !== undefined) return known;
     if (this.agreements.size < MAX_INTERNED_AGREEMENTS) this.agreements.set(agreed.response, agreed);
     return agreed;
+  }
+
+  /** The handshake succeeded and its response is out: the connection, handed to `cb`, then reading. */
+  private open(
+    transport: Duplex,
+    decided: Decision,
+    req: IncomingMessage,
+    head: Buffer,
+    cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
+  ): void {
+    const ws = new WebSocketConnection(transport, {
+      role: 'server',
+      protocol: decided.protocol,
+      extensions: decided.extensions,
+      deflate: decided.deflate,
+      maxPayload: this.options.maxPayload,
+      closeTimeout: this.options.closeTimeout,
+      highWaterMark: this.options.highWaterMark,
+      pauseOnBackpressure: this.options.pauseOnBackpressure ?? true,
+      head,
+      url: req.url,
+    });
+    if (this.options.clientTracking !== false) this.track(ws);
+    try {
+      cb(ws, req);
+    } catch (error) {
+      // The application's own handler threw: not the peer's fault, and the response is already out,
+      // so drop this connection and report the error as a synchronous listener's throw would be.
+      ws.terminate();
+      this.emitError(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    ws.start();
+  }
+
+  /**
+   * RFC 8441: complete a WebSocket requested by an extended CONNECT on an HTTP/2 stream (the 'connect'
+   * event of an HTTP/2 server's compatibility API; servers passed as `server` are handled already).
+   * The same handlers, origins, authentication, subprotocols, extensions and limits apply as for an
+   * HTTP/1.1 upgrade; `req` is the HTTP/2 request (with `headers`, `url`, `method`, `socket`).
+   */
+  handleHttp2(
+    req: Http2ServerRequest,
+    res: Http2ServerResponse,
+    cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
+  ): void {
+    void this.connectHttp2(req, res.stream, cb);
+  }
+
+  private async connectHttp2(
+    req: Http2ServerRequest,
+    stream: ServerHttp2Stream,
+    cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
+  ): Promise<void> {
+    const asMessage = req as unknown as IncomingMessage;
+    const onEarlyError = () => stream.destroy();
+    stream.on('error', onEarlyError);
+    stream.pause();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.rejectStream(
+        stream,
+        asMessage,
+        new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 408, 'handshake timed out'),
+      );
+    }, this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    timer.unref();
+    try {
+      if (this.closing !== null) throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
+      const request = validateExtendedConnect({ method: req.method, headers: req.headers });
+      const decided = await this.decide(request, asMessage, () => timedOut);
+      if (decided === null || stream.destroyed || stream.closed) return;
+      clearTimeout(timer);
+      const headers: Record<string, string | number> = { ':status': 200 };
+      if (decided.protocol !== undefined) headers['sec-websocket-protocol'] = decided.protocol;
+      if (decided.extensions !== '') headers['sec-websocket-extensions'] = decided.extensions;
+      stream.respond(headers);
+      stream.off('error', onEarlyError);
+      this.open(stream, decided, asMessage, EMPTY_HEAD, cb);
+    } catch (error) {
+      if (timedOut) return;
+      const refusal =
+        error instanceof HandshakeError
+          ? error
+          : new HandshakeError('WS_ERR_REFUSED', 500, 'internal error during handshake');
+      this.rejectStream(stream, asMessage, refusal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Refuse on the stream only: the HTTP/2 connection and its other streams live on. */
+  private rejectStream(stream: ServerHttp2Stream, req: IncomingMessage, error: HandshakeError): void {
+    if (!stream.destroyed && !stream.headersSent) {
+      const headers: Record<string, string | number> = {
+        ':status': error.status,
+        'content-type': 'text/plain',
+      };
+      for (const [name, value] of Object.entries(error.headers)) headers[name.toLowerCase()] = value;
+      stream.respond(headers);
+      stream.end(`${error.message}\n`);
+    }
+    if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', error, req);
   }
 
   private reject(socket: Duplex, req: IncomingMessage, error: HandshakeError): void {
