@@ -287,3 +287,73 @@ describe('RFC 8441: WebSockets over HTTP/2 on conduit serve', () => {
     }
   });
 });
+
+describe('RFC 8441: the Conduit client', () => {
+  it('opens several WebSockets on one HTTP/2 connection (http2: true, then by itself), compressed', async () => {
+    const { connect: wsConnect } = await import('../../src/index.js');
+    const tls = { ca: cert };
+    const tcp = new Set<string>();
+    const onConnection = (socket: { remotePort?: number }) => tcp.add(String(socket.remotePort));
+    server.http.on('connection', onConnection);
+    const seen: string[] = [];
+    const onWs = (_ws: unknown, req: { httpVersion: string }) => seen.push(req.httpVersion);
+    server.echo.on('connection', onWs);
+    try {
+      const first = await wsConnect(`wss://127.0.0.1:${server.port}/echo`, {
+        tls,
+        http2: true,
+        protocols: ['chat'],
+      });
+      // 'auto' (the default): an HTTP/2 connection to the origin is open, so these use it too.
+      const more = await Promise.all(
+        [0, 1, 2].map(() => wsConnect(`wss://127.0.0.1:${server.port}/echo`, { tls })),
+      );
+      const all = [first, ...more];
+      assert.equal(first.protocol, 'chat');
+      for (const ws of all) assert.match(ws.extensions, /permessage-deflate/);
+      assert.deepEqual(seen, ['2.0', '2.0', '2.0', '2.0']);
+      assert.equal(tcp.size, 1, 'four WebSockets, one TCP connection');
+      const big = JSON.stringify({ rows: Array.from({ length: 200 }, (_, i) => ({ i, name: `row ${i}` })) });
+      for (const [i, ws] of all.entries()) ws.send(i === 0 ? big : `hello ${i}`);
+      for (const [i, ws] of all.entries()) {
+        const [data] = (await once(ws, 'message')) as [Buffer];
+        assert.equal(data.toString(), i === 0 ? big : `hello ${i}`);
+      }
+      for (const ws of all) {
+        ws.close(1000);
+        assert.equal(((await once(ws, 'close')) as [number])[0], 1000);
+      }
+    } finally {
+      server.http.off('connection', onConnection);
+      server.echo.off('connection', onWs);
+    }
+  });
+
+  it('falls back to an HTTP/1.1 upgrade when the server does not advertise extended CONNECT', async () => {
+    const { connect: wsConnect, WebSocketServer } = await import('../../src/index.js');
+    const { createServer: createHttps } = await import('node:https');
+    const certificate = makeSelfSignedCertificate();
+    const https = createHttps(certificate);
+    const wss = new WebSocketServer({ server: https, path: '/echo' });
+    wss.on('connection', (ws) => ws.on('message', (d, b) => ws.send(b ? d : d.toString())));
+    https.listen(0, '127.0.0.1');
+    await once(https, 'listening');
+    const { port } = https.address() as { port: number };
+    try {
+      // An https server without HTTP/2: the client's HTTP/2 attempt gets no h2 session at all.
+      const ws = await wsConnect(`wss://127.0.0.1:${port}/echo`, {
+        tls: { ca: certificate.cert },
+        http2: true,
+      });
+      ws.send('over HTTP/1.1');
+      const [data] = (await once(ws, 'message')) as [Buffer];
+      assert.equal(data.toString(), 'over HTTP/1.1');
+      ws.close();
+      await once(ws, 'close');
+    } finally {
+      await wss.close();
+      https.closeAllConnections();
+      https.close();
+    }
+  });
+});

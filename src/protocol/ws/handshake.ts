@@ -253,14 +253,40 @@ export function validateServerResponse(
   if (accept !== acceptFor(sent.key)) {
     throw new HandshakeError('WS_ERR_BAD_ACCEPT', 101, 'Sec-WebSocket-Accept does not match the key sent');
   }
+  return readAgreement(h, sent.protocols, acceptExtension, 101);
+}
+
+/**
+ * RFC 8441: the answer to an extended CONNECT. A 2xx status opens the stream as the WebSocket (no
+ * accept value: HTTP/2 itself ties the response to the request); the subprotocol and extensions are
+ * checked as for HTTP/1.1.
+ */
+export function validateExtendedConnectResponse(
+  res: ResponseHead,
+  sent: { protocols: readonly string[] },
+  acceptExtension: (ext: Extension) => boolean = () => false,
+): ServerResponse {
+  if (res.status < 200 || res.status > 299) {
+    throw new HandshakeError('WS_ERR_BAD_STATUS', res.status, `unexpected server response: ${res.status}`);
+  }
+  return readAgreement(res.headers, sent.protocols, acceptExtension, res.status);
+}
+
+/** The subprotocol and extensions a server's answer chose, each one the client offered. */
+function readAgreement(
+  h: Headers,
+  offered: readonly string[],
+  acceptExtension: (ext: Extension) => boolean,
+  status: number,
+): ServerResponse {
   const protocolHeader = headerString(h['sec-websocket-protocol']);
   let protocol = '';
   if (protocolHeader !== undefined) {
     protocol = protocolHeader.trim();
-    if (!sent.protocols.includes(protocol)) {
+    if (!offered.includes(protocol)) {
       throw new HandshakeError(
         'WS_ERR_UNREQUESTED_PROTOCOL',
-        101,
+        status,
         `the server chose a subprotocol not offered: ${protocol}`,
       );
     }
@@ -273,7 +299,7 @@ export function validateServerResponse(
     } catch {
       throw new HandshakeError(
         'WS_ERR_BAD_EXTENSIONS',
-        101,
+        status,
         'invalid Sec-WebSocket-Extensions in the response',
       );
     }
@@ -281,7 +307,7 @@ export function validateServerResponse(
       if (!acceptExtension(ext)) {
         throw new HandshakeError(
           'WS_ERR_UNREQUESTED_EXTENSION',
-          101,
+          status,
           `the server chose an extension not offered: ${ext.name}`,
         );
       }

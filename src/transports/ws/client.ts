@@ -25,6 +25,7 @@ import {
   type DeflateNegotiationError,
   EXTENSION_NAME,
 } from '../../protocol/ws/permessage-deflate.js';
+import { connectOverHttp2, hasSession, sessionKey } from './client-http2.js';
 import { WebSocketConnection } from './connection.js';
 import { random16 } from './random.js';
 
@@ -60,6 +61,13 @@ export interface ClientOptions {
    * nothing; options choose the mode, windows, level and threshold.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441). 'auto' (the default): on an HTTP/2 connection to the origin when
+   * one is already open (another WebSocket opened it), else an HTTP/1.1 upgrade. true: open or share
+   * an HTTP/2 connection, and fall back to HTTP/1.1 when the server does not advertise extended
+   * CONNECT. false: HTTP/1.1 always.
+   */
+  http2?: boolean | 'auto';
 }
 
 /** Parse and check a WebSocket URL: ws, wss (and http, https mapped to them), no fragment. */
@@ -84,6 +92,80 @@ const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
 
 /** Open a WebSocket connection; resolves once the server accepted the handshake. */
 export function connect(input: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
+  const mode = options.http2 ?? 'auto';
+  if (mode === false) return connectHttp1(input, options);
+  let url: URL;
+  try {
+    url = parseWebSocketUrl(input);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const key = sessionKey(url, options.tls);
+  if (mode === 'auto' && !hasSession(key)) return connectHttp1(input, options);
+  const pmd = options.perMessageDeflate ?? true;
+  const deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+  try {
+    if (deflateOptions !== null) checkDeflateOptions(deflateOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const deflateConfig = clientDeflateConfig(deflateOptions ?? {});
+  const protocols = options.protocols ?? [];
+  const headers: Record<string, string> = { 'sec-websocket-version': '13' };
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (protocols.length > 0) headers['sec-websocket-protocol'] = protocols.join(', ');
+  if (deflateOptions !== null) headers['sec-websocket-extensions'] = buildOffer(deflateConfig);
+  if (options.origin !== undefined) headers.origin = options.origin;
+  const deflate = deflateAcceptor(deflateOptions, deflateConfig);
+  return connectOverHttp2({
+    url,
+    key,
+    tls: options.tls,
+    headers,
+    protocols,
+    acceptExtension: deflate.accept,
+    agreement: deflate.agreement,
+    deflateOptions,
+    maxPayload: options.maxPayload,
+    closeTimeout: options.closeTimeout,
+    highWaterMark: options.highWaterMark,
+    pauseOnBackpressure: options.pauseOnBackpressure,
+    inspectFrames: options.inspectFrames,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    signal: options.signal,
+  }).then((ws) => ws ?? connectHttp1(input, options));
+}
+
+/** permessage-deflate's side of the response check: only the offered extension, only once. */
+function deflateAcceptor(
+  deflateOptions: PerMessageDeflateOptions | null,
+  deflateConfig: ReturnType<typeof clientDeflateConfig>,
+): {
+  accept: (ext: Parameters<typeof acceptResponse>[0]) => boolean;
+  agreement: () => DeflateAgreement | null;
+} {
+  let agreement: DeflateAgreement | null = null;
+  return {
+    accept: (ext) => {
+      if (deflateOptions === null || ext.name !== EXTENSION_NAME || agreement !== null) return false;
+      try {
+        agreement = acceptResponse(ext, deflateConfig);
+        return true;
+      } catch (error) {
+        // RFC 7692 section 7.1: a response the client did not allow fails the connection.
+        throw new HandshakeError(
+          'WS_ERR_BAD_EXTENSIONS',
+          101,
+          `unacceptable permessage-deflate response: ${(error as DeflateNegotiationError).message}`,
+        );
+      }
+    },
+    agreement: () => agreement,
+  };
+}
+
+/** The opening handshake over HTTP/1.1 (RFC 6455 section 4.1). */
+function connectHttp1(input: string | URL, options: ClientOptions): Promise<WebSocketConnection> {
   let url: URL;
   try {
     url = parseWebSocketUrl(input);
@@ -160,32 +242,19 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
       }
       socket.pause();
       let negotiated: ReturnType<typeof validateServerResponse>;
-      let agreement: DeflateAgreement | null = null;
+      // Only the extension offered, and only once (RFC 6455 section 9.1).
+      const deflate = deflateAcceptor(deflateOptions, deflateConfig);
       try {
         negotiated = validateServerResponse(
           { status: res.statusCode ?? 0, headers: res.headers },
           { key: handshake.key, protocols },
-          // Only the extension offered, and only once (RFC 6455 section 9.1).
-          (ext) =>
-            deflateOptions !== null && ext.name === EXTENSION_NAME && agreement === null && accept(ext),
+          deflate.accept,
         );
       } catch (error) {
         socket.destroy();
         return fail(error as Error);
       }
-      function accept(ext: Parameters<typeof acceptResponse>[0]): boolean {
-        try {
-          agreement = acceptResponse(ext, deflateConfig);
-          return true;
-        } catch (error) {
-          // RFC 7692 section 7.1: a response the client did not allow fails the connection.
-          throw new HandshakeError(
-            'WS_ERR_BAD_EXTENSIONS',
-            101,
-            `unacceptable permessage-deflate response: ${(error as DeflateNegotiationError).message}`,
-          );
-        }
-      }
+      const agreement = deflate.agreement();
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
