@@ -57,7 +57,9 @@ export async function runServe(argv: string[]): Promise<number> {
       values.heartbeat === undefined ? undefined : parseInteger(values.heartbeat, '--heartbeat'),
   });
   const ws = server.url.replace(/^http/, 'ws');
-  process.stdout.write(`conduit serving ${server.url}/  (WebSocket: ${ws}/echo, ${ws}/broadcast)\n`);
+  process.stdout.write(
+    `conduit serving ${server.url}/  (WebSocket: ${ws}/echo, ${ws}/broadcast; SSE: ${server.url}/sse?channel=NAME)\n`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);
