@@ -9,6 +9,8 @@
 export interface LoggedEvent {
   readonly id: number;
   readonly data: string;
+  /** UTF-8 size of `data`, counted against the log's byte bound. */
+  readonly bytes: number;
 }
 
 export type Replay =
@@ -31,10 +33,24 @@ export class ChannelLog {
   private start = 0;
   private size = 0;
   private last = 0;
+  private bytes = 0;
 
-  constructor(readonly capacity: number) {
+  /**
+   * Keep at most `capacity` events and, oldest first out, at most `maxBytes` of their data (the
+   * latest event is always kept, whatever its size).
+   */
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('capacity must be >= 1');
+    if (!(maxBytes > 0)) throw new RangeError('maxBytes must be > 0');
     this.ring = new Array<LoggedEvent | undefined>(capacity);
+  }
+
+  /** UTF-8 bytes of the kept events' data. */
+  get keptBytes(): number {
+    return this.bytes;
   }
 
   /** The id of the latest event (0 before the first). */
@@ -48,15 +64,21 @@ export class ChannelLog {
   }
 
   publish(data: string): LoggedEvent {
-    const event: LoggedEvent = { id: ++this.last, data };
-    if (this.size < this.capacity) {
-      this.ring[(this.start + this.size) % this.capacity] = event;
-      this.size++;
-    } else {
-      this.ring[this.start] = event;
-      this.start = (this.start + 1) % this.capacity;
-    }
+    const event: LoggedEvent = { id: ++this.last, data, bytes: Buffer.byteLength(data) };
+    if (this.size === this.capacity) this.dropOldest();
+    this.ring[(this.start + this.size) % this.capacity] = event;
+    this.size++;
+    this.bytes += event.bytes;
+    while (this.bytes > this.maxBytes && this.size > 1) this.dropOldest();
     return event;
+  }
+
+  private dropOldest(): void {
+    const oldest = this.ring[this.start]!;
+    this.ring[this.start] = undefined;
+    this.start = (this.start + 1) % this.capacity;
+    this.size--;
+    this.bytes -= oldest.bytes;
   }
 
   /**

@@ -15,6 +15,8 @@ import { ChannelLog } from './channel-log.js';
 export interface SseChannelsOptions {
   /** Events kept per channel for replay. Default 1000. */
   replay?: number;
+  /** Bytes of event data kept per channel for replay, oldest out first. Default 16 MiB. */
+  replayBytes?: number;
   /** Channels that may exist at once; past it a new channel name gets 503. Default 10,000. */
   maxChannels?: number;
   /** Largest published body, bytes (413 past it). Default 1 MiB. */
@@ -36,12 +38,14 @@ const CHANNEL_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 export class SseChannels {
   private readonly channels = new Map<string, Channel>();
   private readonly replay: number;
+  private readonly replayBytes: number;
   private readonly maxChannels: number;
   private readonly maxPublishBytes: number;
   private readonly streamOptions: SseStreamOptions;
 
   constructor(options: SseChannelsOptions = {}) {
     this.replay = options.replay ?? 1000;
+    this.replayBytes = options.replayBytes ?? 16 * 1024 * 1024;
     this.maxChannels = options.maxChannels ?? 10_000;
     this.maxPublishBytes = options.maxPublishBytes ?? 1024 * 1024;
     this.streamOptions = options.stream ?? {};
@@ -135,7 +139,7 @@ export class SseChannels {
     let channel = this.channels.get(name);
     if (channel === undefined) {
       if (this.channels.size >= this.maxChannels) return null;
-      channel = { log: new ChannelLog(this.replay), subscribers: new Set() };
+      channel = { log: new ChannelLog(this.replay, this.replayBytes), subscribers: new Set() };
       this.channels.set(name, channel);
     }
     return channel;

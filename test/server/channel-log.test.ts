@@ -14,8 +14,8 @@ describe('ChannelLog', () => {
     const replay = log.since('3');
     assert.equal(replay.complete, true);
     assert.deepEqual(replay.events, [
-      { id: 4, data: 'm4' },
-      { id: 5, data: 'm5' },
+      { id: 4, data: 'm4', bytes: 2 },
+      { id: 5, data: 'm5', bytes: 2 },
     ]);
     assert.deepEqual(ids(log.since('0').events), [1, 2, 3, 4, 5]);
   });
@@ -31,6 +31,19 @@ describe('ChannelLog', () => {
       assert.equal(replay.complete, false, id);
       assert.deepEqual(ids(replay.events), [5, 6, 7], id);
     }
+  });
+
+  it('keeps at most maxBytes of data, oldest out first, and always the latest event', () => {
+    const log = new ChannelLog(100, 10);
+    for (const data of ['aaaa', 'bbbb', 'cccc']) log.publish(data);
+    assert.deepEqual(ids(log.since('0').events), [2, 3], 'the first event went: 12 bytes > 10');
+    assert.equal(log.keptBytes, 8);
+    assert.equal(log.since('1').complete, true, 'id 1 is just before the oldest kept');
+    assert.equal(log.since('0').complete, false);
+    log.publish('é'.repeat(20)); // 40 bytes on its own: kept alone
+    assert.deepEqual(ids(log.since('3').events), [4]);
+    assert.equal(log.keptBytes, 40);
+    assert.equal(log.oldestId, 4);
   });
 
   it('replays without loss or repetition for any capacity, history and id (property)', () => {
