@@ -303,6 +303,7 @@ describe('RFC 8441: the Conduit client', () => {
         tls,
         http2: true,
         protocols: ['chat'],
+        headers: { Connection: 'keep-alive', 'X-Trace': '1' },
       });
       // 'auto' (the default): an HTTP/2 connection to the origin is open, so these use it too.
       const more = await Promise.all(

@@ -112,7 +112,11 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
   const deflateConfig = clientDeflateConfig(deflateOptions ?? {});
   const protocols = options.protocols ?? [];
   const headers: Record<string, string> = { 'sec-websocket-version': '13' };
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    // HTTP/2 forbids connection-specific fields (RFC 9113 section 8.2.2); Host becomes :authority.
+    const lower = name.toLowerCase();
+    if (!HTTP1_ONLY_HEADERS.has(lower)) headers[lower] = value;
+  }
   if (protocols.length > 0) headers['sec-websocket-protocol'] = protocols.join(', ');
   if (deflateOptions !== null) headers['sec-websocket-extensions'] = buildOffer(deflateConfig);
   if (options.origin !== undefined) headers.origin = options.origin;
@@ -135,6 +139,16 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
     signal: options.signal,
   }).then((ws) => ws ?? connectHttp1(input, options));
 }
+
+const HTTP1_ONLY_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'host',
+  'te',
+]);
 
 /** permessage-deflate's side of the response check: only the offered extension, only once. */
 function deflateAcceptor(
