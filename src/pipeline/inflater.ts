@@ -75,9 +75,7 @@ export class MessageInflater {
    */
   inflateSync(data: Buffer): Buffer {
     if (data.length === 0) return Buffer.alloc(0); // as in startJob
-    const input = Buffer.allocUnsafe(data.length + 4);
-    data.copy(input, 0);
-    TAIL.copy(input, data.length);
+    const input = withTail(data);
     try {
       return inflateRawSync(input, {
         windowBits: this.options.windowBits ?? 15,
@@ -146,9 +144,7 @@ export class MessageInflater {
     const stream = this.ensureStream();
     // One write, flushed (the stream's `flush` option): one thread-pool job per message. The payload
     // and the tail are joined for it; a copy of the message costs less than a second job.
-    const input = Buffer.allocUnsafe(job.data.length + 4);
-    job.data.copy(input, 0);
-    TAIL.copy(input, job.data.length);
+    const input = withTail(job.data);
     // The callback names its stream: one dropped meanwhile (error, limit, close) must not count.
     stream.write(input, (error) => {
       if (stream !== this.stream) return;
@@ -257,6 +253,14 @@ export class MessageInflater {
 }
 
 function noop(): void {}
+
+/** The payload with 00 00 ff ff appended (section 7.2.2), in one buffer for one zlib call. */
+function withTail(data: Buffer): Buffer {
+  const input = Buffer.allocUnsafe(data.length + 4);
+  data.copy(input, 0);
+  TAIL.copy(input, data.length);
+  return input;
+}
 
 /** The last `size` bytes of `before` followed by `data`, in a buffer of their own. */
 function lastBytes(before: Buffer | null, data: Buffer, size: number): Buffer {

@@ -18,6 +18,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { EventStreamParser } from '../protocol/sse/parser.js';
+import { SessionPool, sessionKey } from '../transports/http2-pool.js';
 import { ErrorEvent } from './events.js';
 import { type Handler as HandlerOf, HandlerSlots } from './handlers.js';
 
@@ -48,20 +49,8 @@ export interface NodeEventSourceInit extends EventSourceInit {
   http2?: boolean | 'auto';
 }
 
-/** Open HTTP/2 sessions, by origin and `tls` options object: EventSources share them. */
-const sessions = new Map<string, ClientHttp2Session>();
-const tlsKeys = new WeakMap<object, number>();
-let nextTlsKey = 1;
-
-function sessionKey(origin: string, tls: object | undefined): string {
-  if (tls === undefined) return origin;
-  let key = tlsKeys.get(tls);
-  if (key === undefined) {
-    key = nextTlsKey++;
-    tlsKeys.set(tls, key);
-  }
-  return `${origin}|${key}`;
-}
+/** HTTP/2 sessions EventSources share, by origin and `tls` options object. */
+const sessions = new SessionPool();
 
 /**
  * ALPN negotiations in progress, by session key: EventSources created together wait for the first
@@ -70,36 +59,6 @@ function sessionKey(origin: string, tls: object | undefined): string {
 const negotiating = new Map<string, Array<(session: ClientHttp2Session | null) => void>>();
 /** Session keys whose server chose HTTP/1.1: no more probing there. */
 const http1Only = new Set<string>();
-
-/** EventSources using each session: the last one to stop closes it. */
-const users = new Map<ClientHttp2Session, number>();
-
-function hold(session: ClientHttp2Session): void {
-  users.set(session, (users.get(session) ?? 0) + 1);
-}
-
-function release(session: ClientHttp2Session): void {
-  const left = (users.get(session) ?? 1) - 1;
-  if (left > 0) {
-    users.set(session, left);
-    return;
-  }
-  users.delete(session);
-  for (const [key, s] of sessions) if (s === session) sessions.delete(key);
-  session.close();
-}
-
-/** Keep `session` for other EventSources to share while any uses it. */
-function pool(key: string, session: ClientHttp2Session): ClientHttp2Session {
-  sessions.set(key, session);
-  const forget = () => {
-    if (sessions.get(key) === session) sessions.delete(key);
-  };
-  session.once('close', forget);
-  session.once('error', forget);
-  session.once('goaway', forget);
-  return session;
-}
 
 /** One request in flight, whichever protocol carries it. */
 interface Attempt {
@@ -197,12 +156,12 @@ export class EventSource extends EventTarget {
     const secure = target.protocol === 'https:';
     const key = sessionKey(target.origin, this.#init.tls);
     const shared = sessions.get(key);
-    if (mode !== false && shared !== undefined && !shared.closed && !shared.destroyed) {
+    if (mode !== false && shared !== undefined) {
       this.#requestHttp2(shared, target, headers, redirects);
     } else if (mode === true) {
       const session = http2Connect(target.origin, secure ? { ...this.#init.tls } : {});
       session.on('error', () => undefined); // reported through the stream's own error
-      this.#requestHttp2(pool(key, session), target, headers, redirects);
+      this.#requestHttp2(sessions.add(key, session), target, headers, redirects);
     } else if (mode === 'auto' && secure && !http1Only.has(key)) {
       const waiters = negotiating.get(key);
       if (waiters === undefined) {
@@ -250,13 +209,13 @@ export class EventSource extends EventTarget {
     socket.once('close', () => answer(null));
     socket.once('secureConnect', () => {
       if (socket.alpnProtocol === 'h2') {
-        const session = pool(key, http2Connect(target.origin, { createConnection: () => socket }));
+        const session = sessions.add(key, http2Connect(target.origin, { createConnection: () => socket }));
         session.on('error', () => undefined);
         // Held by this EventSource (or, if it closed meanwhile, by the first waiter) before any
         // waiter runs, so the session cannot close under them.
         if (attempt === this.#request) this.#requestHttp2(session, target, headers, redirects);
         answer(session);
-        if (!users.has(session)) session.close();
+        if (!sessions.inUse(session)) session.close();
         return;
       }
       http1Only.add(key);
@@ -301,10 +260,10 @@ export class EventSource extends EventTarget {
     headers: Record<string, string>,
     redirects: number,
   ): void {
-    hold(session);
+    sessions.hold(session);
     const previous = this.#session; // a redirect: the new hold first, so a shared session stays open
     this.#session = session;
-    if (previous !== null) release(previous);
+    if (previous !== null) sessions.release(previous);
     const stream = session.request({
       ':method': this.#init.method ?? 'GET',
       ':path': `${target.pathname}${target.search}`,
@@ -434,7 +393,7 @@ export class EventSource extends EventTarget {
     req?.destroy();
     const session = this.#session;
     this.#session = null;
-    if (session !== null) release(session);
+    if (session !== null) sessions.release(session);
   }
 }
 

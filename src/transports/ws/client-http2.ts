@@ -13,35 +13,22 @@ import type { Extension } from '../../protocol/ws/extensions.js';
 import { formatExtensions } from '../../protocol/ws/extensions.js';
 import { validateExtendedConnectResponse } from '../../protocol/ws/handshake.js';
 import type { DeflateAgreement } from '../../protocol/ws/permessage-deflate.js';
+import { SessionPool, sessionKey } from '../http2-pool.js';
 import { WebSocketConnection } from './connection.js';
 
-interface Pooled {
-  readonly session: ClientHttp2Session;
-  /** Resolves with whether the server allows extended CONNECT (its first SETTINGS frame). */
-  readonly connectProtocol: Promise<boolean>;
-  users: number;
-}
+/** HTTP/2 sessions WebSockets share, by origin and `tls` options object. */
+const sessions = new SessionPool();
+/** Per session: whether the server allows extended CONNECT (its first SETTINGS frame says). */
+const connectProtocol = new WeakMap<ClientHttp2Session, Promise<boolean>>();
 
-const pool = new Map<string, Pooled>();
-const tlsKeys = new WeakMap<object, number>();
-let nextTlsKey = 1;
-
-/** The HTTP origin of a ws:/wss: URL, with the `tls` options object that distinguishes sessions. */
-export function sessionKey(url: URL, tls: object | undefined): string {
-  const origin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`;
-  if (tls === undefined) return origin;
-  let key = tlsKeys.get(tls);
-  if (key === undefined) {
-    key = nextTlsKey++;
-    tlsKeys.set(tls, key);
-  }
-  return `${origin}|${key}`;
+/** The pool key of a ws:/wss: URL's HTTP origin and the `tls` options object. */
+export function wsSessionKey(url: URL, tls: object | undefined): string {
+  return sessionKey(`${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`, tls);
 }
 
 /** Whether an HTTP/2 connection to this origin is open now (the client then uses it by itself). */
 export function hasSession(key: string): boolean {
-  const entry = pool.get(key);
-  return entry !== undefined && !entry.session.closed && !entry.session.destroyed;
+  return sessions.get(key) !== undefined;
 }
 
 export interface Http2ConnectParams {
@@ -66,12 +53,12 @@ export interface Http2ConnectParams {
 
 /** Open the WebSocket on a shared HTTP/2 connection; null when the server does not allow it. */
 export async function connectOverHttp2(p: Http2ConnectParams): Promise<WebSocketConnection | null> {
-  const entry = session(p.key, p.url, p.tls);
-  entry.users++;
+  const session = sessionFor(p.key, p.url, p.tls);
+  sessions.hold(session);
   let handedOver = false;
   try {
-    if (!(await within(entry.connectProtocol, p.handshakeTimeout))) return null;
-    const stream = entry.session.request({
+    if (!(await within(connectProtocol.get(session)!, p.handshakeTimeout))) return null;
+    const stream = session.request({
       ':method': 'CONNECT',
       ':protocol': 'websocket',
       ':scheme': p.url.protocol === 'wss:' ? 'https' : 'http',
@@ -132,38 +119,29 @@ export async function connectOverHttp2(p: Http2ConnectParams): Promise<WebSocket
       url: p.url.href,
     });
     handedOver = true;
-    connection.once('close', () => release(p.key, entry));
+    connection.once('close', () => sessions.release(session));
     setImmediate(() => connection.start());
     return connection;
   } finally {
-    if (!handedOver) release(p.key, entry);
+    if (!handedOver) sessions.release(session);
   }
 }
 
-function session(key: string, url: URL, tls: TlsOptions | undefined): Pooled {
-  const existing = pool.get(key);
-  if (existing !== undefined && !existing.session.closed && !existing.session.destroyed) return existing;
+function sessionFor(key: string, url: URL, tls: TlsOptions | undefined): ClientHttp2Session {
+  const existing = sessions.get(key);
+  if (existing !== undefined) return existing;
   const origin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`;
   const created = http2Connect(origin, url.protocol === 'wss:' ? { ...tls } : {});
-  const connectProtocol = new Promise<boolean>((resolve) => {
-    created.once('remoteSettings', (settings) => resolve(settings.enableConnectProtocol === true));
-    created.once('error', () => resolve(false));
-    created.once('close', () => resolve(false));
-  });
+  connectProtocol.set(
+    created,
+    new Promise<boolean>((resolve) => {
+      created.once('remoteSettings', (settings) => resolve(settings.enableConnectProtocol === true));
+      created.once('error', () => resolve(false));
+      created.once('close', () => resolve(false));
+    }),
+  );
   created.on('error', () => undefined); // each stream reports its own failure
-  const entry: Pooled = { session: created, connectProtocol, users: 0 };
-  pool.set(key, entry);
-  created.once('close', () => {
-    if (pool.get(key) === entry) pool.delete(key);
-  });
-  return entry;
-}
-
-function release(key: string, entry: Pooled): void {
-  entry.users--;
-  if (entry.users > 0) return;
-  if (pool.get(key) === entry) pool.delete(key);
-  entry.session.close();
+  return sessions.add(key, created);
 }
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {

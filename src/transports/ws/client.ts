@@ -25,7 +25,7 @@ import {
   type DeflateNegotiationError,
   EXTENSION_NAME,
 } from '../../protocol/ws/permessage-deflate.js';
-import { connectOverHttp2, hasSession, sessionKey } from './client-http2.js';
+import { connectOverHttp2, hasSession, wsSessionKey } from './client-http2.js';
 import { WebSocketConnection } from './connection.js';
 import { random16 } from './random.js';
 
@@ -100,12 +100,11 @@ export function connect(input: string | URL, options: ClientOptions = {}): Promi
   } catch (error) {
     return Promise.reject(error);
   }
-  const key = sessionKey(url, options.tls);
+  const key = wsSessionKey(url, options.tls);
   if (mode === 'auto' && !hasSession(key)) return connectHttp1(input, options);
-  const pmd = options.perMessageDeflate ?? true;
-  const deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+  let deflateOptions: PerMessageDeflateOptions | null;
   try {
-    if (deflateOptions !== null) checkDeflateOptions(deflateOptions);
+    deflateOptions = deflateOptionsOf(options);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -150,6 +149,14 @@ const HTTP1_ONLY_HEADERS = new Set([
   'te',
 ]);
 
+/** The client's permessage-deflate options (null: offer nothing), checked; throws a RangeError. */
+function deflateOptionsOf(options: ClientOptions): PerMessageDeflateOptions | null {
+  const pmd = options.perMessageDeflate ?? true;
+  const deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+  if (deflateOptions !== null) checkDeflateOptions(deflateOptions);
+  return deflateOptions;
+}
+
 /** permessage-deflate's side of the response check: only the offered extension, only once. */
 function deflateAcceptor(
   deflateOptions: PerMessageDeflateOptions | null,
@@ -187,10 +194,9 @@ function connectHttp1(input: string | URL, options: ClientOptions): Promise<WebS
     return Promise.reject(error);
   }
   const protocols = options.protocols ?? [];
-  const pmd = options.perMessageDeflate ?? true;
-  const deflateOptions = pmd === false ? null : pmd === true ? {} : pmd;
+  let deflateOptions: PerMessageDeflateOptions | null;
   try {
-    if (deflateOptions !== null) checkDeflateOptions(deflateOptions);
+    deflateOptions = deflateOptionsOf(options);
   } catch (error) {
     return Promise.reject(error);
   }

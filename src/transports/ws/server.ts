@@ -149,6 +149,15 @@ function attach(http: HostServer, route: Route): void {
   routes.push(route);
 }
 
+/** Answer a refused extended CONNECT on its stream (status, headers, the message as text). */
+function refuseStream(stream: ServerHttp2Stream, error: HandshakeError): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const headers: Record<string, string | number> = { ':status': error.status, 'content-type': 'text/plain' };
+  for (const [name, value] of Object.entries(error.headers)) headers[name.toLowerCase()] = value;
+  stream.respond(headers);
+  stream.end(`${error.message}\n`);
+}
+
 function isHttp2Server(http: HostServer): http is Http2SecureServer {
   return typeof (http as Partial<Http2SecureServer>).updateSettings === 'function';
 }
@@ -177,10 +186,11 @@ function attachHttp2(http: Http2SecureServer, list: Route[]): void {
       return;
     }
     if (!alone) return;
-    const unknownProtocol = req.headers[':protocol'] !== 'websocket';
-    response.stream.respond({ ':status': unknownProtocol ? 501 : 404, 'content-type': 'text/plain' });
-    response.stream.end(
-      unknownProtocol ? 'unsupported :protocol\n' : `no WebSocket endpoint at ${pathname}\n`,
+    refuseStream(
+      response.stream,
+      req.headers[':protocol'] !== 'websocket'
+        ? new HandshakeError('WS_ERR_BAD_UPGRADE', 501, 'unsupported :protocol')
+        : new HandshakeError('WS_ERR_NOT_FOUND', 404, `no WebSocket endpoint at ${pathname}`),
     );
   };
   (http as EventEmitter).on('connect', listener);
@@ -559,15 +569,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Refuse on the stream only: the HTTP/2 connection and its other streams live on. */
   private rejectStream(stream: ServerHttp2Stream, req: IncomingMessage, error: HandshakeError): void {
-    if (!stream.destroyed && !stream.headersSent) {
-      const headers: Record<string, string | number> = {
-        ':status': error.status,
-        'content-type': 'text/plain',
-      };
-      for (const [name, value] of Object.entries(error.headers)) headers[name.toLowerCase()] = value;
-      stream.respond(headers);
-      stream.end(`${error.message}\n`);
-    }
+    refuseStream(stream, error);
     if (this.listenerCount('handshakeError') > 0) this.emit('handshakeError', error, req);
   }
 
