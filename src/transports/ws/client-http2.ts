@@ -57,7 +57,7 @@ export async function connectOverHttp2(p: Http2ConnectParams): Promise<WebSocket
   sessions.hold(session);
   let handedOver = false;
   try {
-    if (!(await within(connectProtocol.get(session)!, p.handshakeTimeout))) return null;
+    if (!(await within(connectProtocol.get(session)!, p.handshakeTimeout, p.signal))) return null;
     const stream = session.request({
       ':method': 'CONNECT',
       ':protocol': 'websocket',
@@ -144,20 +144,31 @@ function sessionFor(key: string, url: URL, tls: TlsOptions | undefined): ClientH
   return sessions.add(key, created);
 }
 
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection after `ms` or when `signal` aborts. */
+function within<T>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'opening handshake timed out')),
-      ms,
-    );
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(new Error('the opening handshake was aborted'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new HandshakeError('WS_ERR_HANDSHAKE_TIMEOUT', 0, 'opening handshake timed out'));
+    }, ms);
     timer.unref();
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        done();
         resolve(value);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        done();
         reject(error);
       },
     );
