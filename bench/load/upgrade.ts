@@ -1,6 +1,6 @@
 /**
- * Cheap WebSocket client connections for the scale scenarios, where one load-generator process holds
- * up to 10,000 of them. The request is built once per run (one random key for every connection, fine
+ * Cheap WebSocket (and plain HTTP/1.1) client connections for the scale scenarios, where one
+ * load-generator process holds up to 10,000 of them. The request is built once per run (one random key for every connection, fine
  * for load generation: servers do not require keys to be unique) and every socket reads into one
  * shared buffer (`onread`), so a read allocates nothing: bytes after the handshake are handed to
  * `events.bytes` as a range of that buffer, valid only during the call.
@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-/** A response head larger than this is not a 101 from a server under test. */
+/** A response head larger than this is not from a server under test. */
 const MAX_HEAD = 16 * 1024;
 
 /** Every socket reads into this; its contents are only valid inside the read callback. */
@@ -64,11 +64,43 @@ function header(head: string, lowerHead: string, name: string): string | null {
 }
 
 /** Connect to 127.0.0.1 and complete the opening handshake; reject on refusal, bad accept or timeout. */
-export function openUpgraded(
+export async function openUpgraded(
   handshake: Handshake,
   timeoutMs: number,
   events: ConnectionEvents,
 ): Promise<Upgraded> {
+  const { socket, value } = await openRequest(
+    handshake.port,
+    handshake.request,
+    timeoutMs,
+    events,
+    (head) => {
+      if (!head.startsWith('HTTP/1.1 101 ')) return new Error(`handshake refused: ${firstLine(head)}`);
+      const lower = head.toLowerCase();
+      const accept = header(head, lower, 'sec-websocket-accept');
+      if (accept !== handshake.accept) return new Error(`bad Sec-WebSocket-Accept: ${accept}`);
+      return header(head, lower, 'sec-websocket-extensions');
+    },
+  );
+  return { socket, extensions: value };
+}
+
+function firstLine(head: string): string {
+  const end = head.indexOf('\r\n');
+  return end === -1 ? head : head.slice(0, end);
+}
+
+/**
+ * Connect to 127.0.0.1, send an HTTP/1.1 request and read the response head; `check` turns the head
+ * into a value, or an Error that fails the connection. The bytes after the head go to `events.bytes`.
+ */
+export function openRequest<T>(
+  port: number,
+  request: Buffer,
+  timeoutMs: number,
+  events: ConnectionEvents,
+  check: (head: string) => T | Error,
+): Promise<{ socket: Socket; value: T }> {
   return new Promise((resolve, reject) => {
     let pending: Buffer | null = null;
     let open = false;
@@ -77,24 +109,18 @@ export function openUpgraded(
       socket.destroy();
       reject(error);
     };
-    const onHandshakeBytes = (length: number): void => {
+    const onHeadBytes = (length: number): void => {
       // Copied: the shared buffer is overwritten by the next read of any socket.
       const chunk = Buffer.from(READ_BUFFER.subarray(0, length));
       pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
       const end = pending.indexOf('\r\n\r\n');
       if (end === -1) {
-        if (pending.length > MAX_HEAD) fail(new Error('handshake response head too large'));
+        if (pending.length > MAX_HEAD) fail(new Error('response head too large'));
         return;
       }
-      const head = pending.toString('latin1', 0, end + 2);
-      if (!head.startsWith('HTTP/1.1 101 ')) {
-        fail(new Error(`handshake refused: ${head.slice(0, head.indexOf('\r\n'))}`));
-        return;
-      }
-      const lower = head.toLowerCase();
-      const accept = header(head, lower, 'sec-websocket-accept');
-      if (accept !== handshake.accept) {
-        fail(new Error(`bad Sec-WebSocket-Accept: ${accept}`));
+      const value = check(pending.toString('latin1', 0, end + 2));
+      if (value instanceof Error) {
+        fail(value);
         return;
       }
       open = true;
@@ -103,32 +129,29 @@ export function openUpgraded(
       socket.on('error', events.lost);
       const rest = pending;
       pending = null;
-      resolve({ socket, extensions: header(head, lower, 'sec-websocket-extensions') });
+      resolve({ socket, value });
       if (end + 4 < rest.length) events.bytes(rest, end + 4, rest.length);
     };
     const socket = connect({
       host: '127.0.0.1',
-      port: handshake.port,
+      port,
       noDelay: true,
       onread: {
         buffer: READ_BUFFER,
         callback: (length: number): boolean => {
           if (open) events.bytes(READ_BUFFER, 0, length);
-          else onHandshakeBytes(length);
+          else onHeadBytes(length);
           return true;
         },
       },
     });
-    const timer = setTimeout(
-      () => fail(new Error(`handshake with port ${handshake.port} timed out`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => fail(new Error(`request to port ${port} timed out`)), timeoutMs);
     socket.on('error', fail);
     socket.on('close', () => {
       if (open) events.lost(new Error('a connection closed'));
-      else fail(new Error('a connection closed during the handshake'));
+      else fail(new Error('a connection closed before the response head'));
     });
-    socket.once('connect', () => socket.write(handshake.request));
+    socket.once('connect', () => socket.write(request));
   });
 }
 

@@ -16,6 +16,8 @@ export interface ScaleOptions {
   cpuProfDir: string | null;
   /** Broadcasts per event-loop turn in the broadcast scenarios, instead of each one's own. */
   broadcastBatch: number | null;
+  /** The fan-out scenarios' p99 bound per 1,000 subscribers, ms: their figure is the highest rate under it. */
+  fanoutSloMs: number;
 }
 
 export interface ScaleOutcome {
@@ -24,8 +26,8 @@ export interface ScaleOutcome {
   failures: number;
   /** Every single measurement, for --json. */
   measurements: object[];
-  /** What each server said about itself when ready. */
-  infos: Map<ServerKind, string>;
+  /** What each server said about itself when ready (by server, or by server and variant). */
+  infos: ReadonlyMap<string, string>;
 }
 
 export interface ScaleScenario {

@@ -5,6 +5,12 @@
  *   POST /publish?channel=NAME   the body (UTF-8 text) is published; 202 {"id": n}
  * Every event carries its channel's next id. A reconnecting client whose id the replay buffer no longer
  * covers gets a named `gap` event first ({"requested", "oldest"} as JSON), then every kept event.
+ *
+ * Fan-out: the events a channel gets during one turn of the event loop are encoded once, into one
+ * buffer, and written to every subscriber in one write at the end of the turn (setImmediate): under
+ * load, each subscriber costs one write per turn however many events the turn published. A subscriber
+ * that arrives in the middle of a turn first has the turn's events flushed to the others, then gets
+ * the log from its Last-Event-ID: nothing twice, nothing out of order.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -31,7 +37,13 @@ type Response = ServerResponse | Http2ServerResponse;
 interface Channel {
   readonly log: ChannelLog;
   readonly subscribers: Set<SseStream>;
+  /** Events published this turn and not yet written, encoded. */
+  pending: string;
+  pendingEvents: number;
 }
+
+/** Encoded events one channel holds back at most before it writes them (characters). */
+const MAX_PENDING = 64 * 1024;
 
 const CHANNEL_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -42,6 +54,9 @@ export class SseChannels {
   private readonly maxChannels: number;
   private readonly maxPublishBytes: number;
   private readonly streamOptions: SseStreamOptions;
+  /** Channels with pending events, written at the end of the turn. */
+  private readonly dirty = new Set<Channel>();
+  private flushing: NodeJS.Immediate | null = null;
 
   constructor(options: SseChannelsOptions = {}) {
     this.replay = options.replay ?? 1000;
@@ -55,6 +70,8 @@ export class SseChannels {
   subscribe(req: Request, res: Response): void {
     const channel = this.channelFor(req, res);
     if (channel === null) return;
+    // The others get this turn's events now; this one gets them from the log, after its replay.
+    this.flush(channel);
     const stream = new SseStream(req, res, this.streamOptions);
     const replay = channel.log.since(stream.lastEventId);
     if (!replay.complete) {
@@ -107,8 +124,9 @@ export class SseChannels {
     return this.publishText(channel, text);
   }
 
-  /** End every stream. */
+  /** Write what is pending, then end every stream. */
   closeAll(): void {
+    this.flushAll();
     for (const channel of this.channels.values()) {
       for (const s of channel.subscribers) s.close();
     }
@@ -117,11 +135,33 @@ export class SseChannels {
   private publishText(channel: Channel, text: string): number {
     const event = channel.log.publish(text);
     if (channel.subscribers.size > 0) {
-      // Encoded once for every subscriber.
-      const encoded = encodeEvent({ id: String(event.id), data: text });
-      for (const s of channel.subscribers) s.sendEncoded(encoded);
+      channel.pending += encodeEvent({ id: String(event.id), data: text });
+      channel.pendingEvents++;
+      if (channel.pending.length >= MAX_PENDING) {
+        this.flush(channel);
+      } else if (channel.pendingEvents === 1) {
+        this.dirty.add(channel);
+        this.flushing ??= setImmediate(this.flushAll);
+      }
     }
     return event.id;
+  }
+
+  private readonly flushAll = (): void => {
+    if (this.flushing !== null) clearImmediate(this.flushing);
+    this.flushing = null;
+    for (const channel of this.dirty) this.flush(channel);
+    this.dirty.clear();
+  };
+
+  /** Write the channel's pending events to every subscriber: encoded once, one write each. */
+  private flush(channel: Channel): void {
+    if (channel.pendingEvents === 0) return;
+    const bytes = Buffer.from(channel.pending, 'utf8');
+    const events = channel.pendingEvents;
+    channel.pending = '';
+    channel.pendingEvents = 0;
+    for (const s of channel.subscribers) s.sendEncoded(bytes, events);
   }
 
   private channelFor(req: Request, res: Response): Channel | null {
@@ -139,7 +179,12 @@ export class SseChannels {
     let channel = this.channels.get(name);
     if (channel === undefined) {
       if (this.channels.size >= this.maxChannels) return null;
-      channel = { log: new ChannelLog(this.replay, this.replayBytes), subscribers: new Set() };
+      channel = {
+        log: new ChannelLog(this.replay, this.replayBytes),
+        subscribers: new Set(),
+        pending: '',
+        pendingEvents: 0,
+      };
       this.channels.set(name, channel);
     }
     return channel;

@@ -29,7 +29,7 @@ export type SseResponse = ServerResponse | Http2ServerResponse;
 interface Sink {
   readonly writableLength: number;
   start(headers: Record<string, string>): void;
-  write(text: string): void;
+  write(chunk: string | Uint8Array): void;
   end(): void;
   destroy(): void;
   on(event: 'close', listener: () => void): unknown;
@@ -43,7 +43,7 @@ function responseSink(res: SseResponse): Sink {
       return r.writableLength;
     },
     start: (headers) => r.writeHead(200, headers),
-    write: (text) => r.write(text),
+    write: (chunk) => r.write(chunk),
     end: () => r.end(),
     destroy: () => r.destroy(),
     on: (event, listener) => r.on(event, listener),
@@ -57,7 +57,7 @@ function http2StreamSink(stream: ServerHttp2Stream): Sink {
       return stream.writableLength;
     },
     start: (headers) => stream.respond({ ':status': 200, ...headers }),
-    write: (text) => stream.write(text),
+    write: (chunk) => stream.write(chunk),
     end: () => stream.end(),
     destroy: () => stream.destroy(),
     on: (event, listener) => stream.on(event, listener),
@@ -165,18 +165,19 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
   }
 
   /**
-   * Send text already produced by `encodeEvent` (encode once, send to many). Same result and policy as
+   * Send what `encodeEvent` produced, as text or UTF-8 bytes: one event, or several joined (`events`
+   * says how many, for the count of `dropped`). Encode once, send to many. Same result and policy as
    * `send`.
    */
-  sendEncoded(encoded: string): boolean {
+  sendEncoded(encoded: string | Uint8Array, events = 1): boolean {
     if (this.ended) return false;
-    return this.writeChecked(encoded);
+    return this.writeChecked(encoded, events);
   }
 
   /** Send a comment (readers ignore it). */
   comment(text = ''): boolean {
     if (this.ended) return false;
-    return this.writeChecked(encodeComment(text));
+    return this.writeChecked(encodeComment(text), 0);
   }
 
   /** End the response. */
@@ -186,11 +187,11 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
     this.finish();
   }
 
-  private writeChecked(text: string): boolean {
+  private writeChecked(chunk: string | Uint8Array, events = 1): boolean {
     if (this.res.writableLength > this.maxBuffered) {
       this.emit('slow', this.res.writableLength);
       if (this.slowPolicy === 'drop') {
-        this.dropped++;
+        this.dropped += events;
         return false;
       }
       // The client reconnects with its Last-Event-ID; nothing is sent out of order.
@@ -198,13 +199,13 @@ export class SseStream extends EventEmitter<SseStreamEvents> {
       this.finish();
       return false;
     }
-    this.write(text);
+    this.write(chunk);
     this.armKeepAlive();
     return true;
   }
 
-  private write(text: string): void {
-    this.res.write(text);
+  private write(chunk: string | Uint8Array): void {
+    this.res.write(chunk);
   }
 
   private armKeepAlive(): void {
