@@ -8,15 +8,16 @@
  * The figure is the delivered events/s at a latency bound, the issue's "events/s at equal latency":
  * with every subscriber connected, the publisher runs at fixed rates, each stamped event due at its
  * time, from 25,000 deliveries/s up by x1.5 a step (0.5 s to settle, 1.5 s measured) until a step
- * misses: p99 latency over the bound or less than 97% of the offered
+ * misses: p99 latency over the bound or less than 97% of the offered (or all but one per subscriber)
  * events delivered. A miss is measured once more before it counts (one noisy window does not end the
  * climb); then two more steps between the last pass and the miss narrow it down (to about 11%). The
  * server's and the load generator's CPU are those of the best passing step.
  *
- * The bound grows with the number of subscribers (--fanout-slo-ms per 1,000, default 50: 50 ms for
- * 1,000, 250 ms for 5,000): one event has to reach every subscriber, and on two cores the load
- * generator alone takes ~10 us per read, so 5,000 subscribers need tens of ms for one event even at
- * the lowest rate.
+ * The bound grows with the number of subscribers (--fanout-slo-ms per 1,000, default 100: 100 ms for
+ * 1,000, 500 ms for 5,000): one event has to reach every subscriber, and on two cores the load
+ * generator alone takes ~10 us per read, the server ~20-30 us per HTTP/2 connection and turn, so
+ * 5,000 subscribers need tens of ms (HTTP/1.1) to ~200 ms (HTTP/2) for one event even at the lowest
+ * rate.
  */
 import { cpuFraction } from '../protocol.js';
 import { formatNumber, formatPercent, formatRatio, markdownTable, median } from '../stats.js';
@@ -66,8 +67,12 @@ const MAX_STEPS = 16;
 const NARROWING_STEPS = 2;
 const SETTLE_MS = 500;
 const STEP_MS = 1500;
-/** A step counts only if this share of the offered events arrived in its window. */
+/**
+ * A step counts only if this share of the offered events arrived in its window, give or take
+ * EVENTS_SLACK events per subscriber (at 5 events/s a 1.5 s window holds 7 or 8 of them).
+ */
 const DELIVERED_SHARE = 0.97;
+const EVENTS_SLACK = 1;
 const GENERATOR_BOUND = 0.9;
 /** Target of the issue: Conduit's sustained events/s over better-sse's, at the same p99 bound. */
 const TARGET = 1.5;
@@ -94,6 +99,8 @@ interface FanoutMeasurement {
   connectSeconds: number;
   /** The best passing step, or null when none passed. */
   best: Step | null;
+  /** The first step (FIRST_RATE): latency at a light load, one event at a time. */
+  light: Step;
   steps: Step[];
 }
 
@@ -173,7 +180,10 @@ async function measure(
         loadCpu: w.cpu,
         waiting: (after.waitedMs - before.waitedMs) / ((after.cpu.at - before.cpu.at) / 1000),
         minPerClient: w.minPerClient,
-        passed: w.p99Ms <= slo && delivered >= DELIVERED_SHARE * offered,
+        passed:
+          w.p99Ms <= slo &&
+          w.deliveries >=
+            Math.min(DELIVERED_SHARE * offered, offered - (EVENTS_SLACK * clients) / w.seconds) * w.seconds,
       };
       taken.push(step);
       return step;
@@ -204,6 +214,7 @@ async function measure(
       run: run + 1,
       connectSeconds: connected.seconds,
       best,
+      light: taken[0]!,
       steps: taken,
     };
   } finally {
@@ -238,6 +249,7 @@ function report(title: string, measurements: FanoutMeasurement[], sloMs: number)
         : 'n/a',
       ms(median(best(v, (step) => step.p50Ms))),
       ms(median(best(v, (step) => step.p99Ms))),
+      `${ms(median(of(v).map((m) => m.light.p50Ms)))} / ${ms(median(of(v).map((m) => m.light.p99Ms)))}`,
       formatPercent(median(best(v, (step) => step.serverCpu))),
       formatPercent(loadCpu) + (loadCpu >= GENERATOR_BOUND ? ' (!)' : ''),
       formatPercent(median(best(v, (step) => step.waiting))),
@@ -254,6 +266,7 @@ function report(title: string, measurements: FanoutMeasurement[], sloMs: number)
         'min - max',
         'p50 ms',
         'p99 ms',
+        `p50 / p99 ms at ${formatNumber(FIRST_RATE)}/s`,
         'server CPU',
         'load-gen CPU',
         'waiting on backlog',
@@ -264,7 +277,8 @@ function report(title: string, measurements: FanoutMeasurement[], sloMs: number)
     '',
     'Events/s: events received by all subscribers together per second (one event to N subscribers ' +
       `counts N), at the highest fixed publish rate whose p99 delivery latency stayed <= ${sloMs} ms ` +
-      'with 97% of the events delivered; the other columns are of that step. "Waiting on backlog": share ' +
+      'with 97% of the events delivered (or all but one per subscriber); the other columns are of that step, but ' +
+      `the latency at ${formatNumber(FIRST_RATE)} events/s (a light load: one event at a time). "Waiting on backlog": share ` +
       'of the time the publisher held back because a backlog was over its bound (256 KiB for one ' +
       'subscriber, 16 MiB for all).',
     '',
@@ -287,7 +301,10 @@ function report(title: string, measurements: FanoutMeasurement[], sloMs: number)
     lines.push(
       'One-way delivery with Conduit, at the same latency bound: SSE on HTTP/1.1 ' +
         `${formatRatio(sustained({ server: 'conduit', transport: 'sse-h1' }) / ws)} of WebSocket, SSE on HTTP/2 ` +
-        `${formatRatio(sustained({ server: 'conduit', transport: 'sse-h2' }) / ws)}.`,
+        `${formatRatio(sustained({ server: 'conduit', transport: 'sse-h2' }) / ws)}. Not a property of the ` +
+        'protocols alone: SSE channels join the events of one event-loop turn into one write per ' +
+        "subscriber, while WebSocketServer.broadcast() writes each message's frame (corked: one system call " +
+        'per client and turn, but one write call per message and client).',
       '',
     );
   }

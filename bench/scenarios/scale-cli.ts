@@ -21,7 +21,7 @@ export const SCALE_SCENARIOS: readonly ScaleScenario[] = [
 export const SCALE_ARGS = {
   'heavy-runs': { type: 'string', default: '3' },
   'broadcast-batch': { type: 'string' },
-  'fanout-slo-ms': { type: 'string', default: '50' },
+  'fanout-slo-ms': { type: 'string', default: '100' },
 } as const;
 
 export const SCALE_USAGE = `  --heavy-runs N      runs per server of broadcast1k, broadcast10k and storm (default 3, fewer than
@@ -30,7 +30,7 @@ export const SCALE_USAGE = `  --heavy-runs N      runs per server of broadcast1k
   --broadcast-batch K broadcasts per event-loop turn in broadcast1k and broadcast10k, the same for
                       every server (default 16; 1 leaves no consecutive writes to coalesce)
   --fanout-slo-ms MS  p99 latency bound of ssefanout1k and ssefanout5k per 1,000 subscribers
-                      (default 50: 50 ms and 250 ms): each server's figure is the highest publish
+                      (default 100: 100 ms and 500 ms): each server's figure is the highest publish
                       rate it sustains under it`;
 
 export interface ScaleCliOptions {
@@ -55,7 +55,7 @@ export function parseScaleOptions(
   ) {
     throw new RangeError(`--broadcast-batch must be an integer from 1 to 64, got ${batch}`);
   }
-  const slo = Number(values['fanout-slo-ms'] ?? '50');
+  const slo = Number(values['fanout-slo-ms'] ?? '100');
   if (!(slo > 0 && slo <= 10_000)) {
     throw new RangeError(`--fanout-slo-ms must be a number in (0, 10000], got ${values['fanout-slo-ms']}`);
   }
