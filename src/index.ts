@@ -11,6 +11,7 @@ export { EventStreamParser, type SseEvent, type SseItem } from './protocol/sse/p
 export { CloseCode, isValidWireCloseCode } from './protocol/ws/close-codes.js';
 export type { FrameInfo } from './protocol/ws/connection.js';
 export { type RunningServer, type ServeOptions, startServer } from './server/serve.js';
+export { SseChannels, type SseChannelsOptions } from './server/sse-channels.js';
 export { SseStream, type SseStreamOptions } from './transports/sse/stream.js';
 export { type ClientOptions, connect } from './transports/ws/client.js';
 export {

@@ -37,15 +37,20 @@ export class ChannelLog {
 
   /**
    * Keep at most `capacity` events and, oldest first out, at most `maxBytes` of their data (the
-   * latest event is always kept, whatever its size).
+   * latest event is always kept, whatever its size). `lastId`: the id the log continues after (a
+   * channel that was dropped and comes back keeps counting, so no id is given out twice and a client
+   * that saw the old ones is told of the gap).
    */
   constructor(
     readonly capacity: number,
     readonly maxBytes = Number.POSITIVE_INFINITY,
+    lastId = 0,
   ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('capacity must be >= 1');
     if (!(maxBytes > 0)) throw new RangeError('maxBytes must be > 0');
+    if (!Number.isSafeInteger(lastId) || lastId < 0) throw new RangeError('lastId must be an integer >= 0');
     this.ring = new Array<LoggedEvent | undefined>(capacity);
+    this.last = lastId;
   }
 
   /** UTF-8 bytes of the kept events' data. */
@@ -71,6 +76,13 @@ export class ChannelLog {
     this.bytes += event.bytes;
     while (this.bytes > this.maxBytes && this.size > 1) this.dropOldest();
     return event;
+  }
+
+  /** Forget the oldest kept event, unless it is the only one (the latest is always kept). */
+  trimOldest(): boolean {
+    if (this.size <= 1) return false;
+    this.dropOldest();
+    return true;
   }
 
   private dropOldest(): void {

@@ -25,6 +25,13 @@ export interface SseChannelsOptions {
   replayBytes?: number;
   /** Channels that may exist at once; past it a new channel name gets 503. Default 10,000. */
   maxChannels?: number;
+  /**
+   * Bytes of event data kept for replay by all channels together. Past it, the channels nobody is
+   * subscribed to go first, least recently published first (their ids go on if they come back, and a
+   * client resuming on one gets a `gap` event); then the oldest events of the channel being published
+   * to. Default 256 MiB.
+   */
+  maxReplayBytesTotal?: number;
   /** Largest published body, bytes (413 past it). Default 1 MiB. */
   maxPublishBytes?: number;
   /** Options of every SSE response. */
@@ -35,12 +42,19 @@ type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
 interface Channel {
+  readonly name: string;
   readonly log: ChannelLog;
   readonly subscribers: Set<SseStream>;
   /** Events published this turn and not yet written, encoded. */
   pending: string;
   pendingEvents: number;
 }
+
+/**
+ * Dropped channels whose last id is remembered (about 100 bytes each); past it the oldest is forgotten,
+ * and that channel, if it comes back, counts from 1 again.
+ */
+const MAX_RETIRED = 100_000;
 
 /** Encoded events one channel holds back at most before it writes them (characters). */
 const MAX_PENDING = 64 * 1024;
@@ -52,6 +66,11 @@ export class SseChannels {
   private readonly replay: number;
   private readonly replayBytes: number;
   private readonly maxChannels: number;
+  private readonly maxReplayBytesTotal: number;
+  /** Bytes of event data all channels keep. */
+  private keptBytes = 0;
+  /** The last id of channels dropped to stay under maxReplayBytesTotal: if one comes back, it goes on. */
+  private readonly retired = new Map<string, number>();
   private readonly maxPublishBytes: number;
   private readonly streamOptions: SseStreamOptions;
   /** Channels with pending events, written at the end of the turn. */
@@ -62,6 +81,7 @@ export class SseChannels {
     this.replay = options.replay ?? 1000;
     this.replayBytes = options.replayBytes ?? 16 * 1024 * 1024;
     this.maxChannels = options.maxChannels ?? 10_000;
+    this.maxReplayBytesTotal = options.maxReplayBytesTotal ?? 256 * 1024 * 1024;
     this.maxPublishBytes = options.maxPublishBytes ?? 1024 * 1024;
     this.streamOptions = options.stream ?? {};
   }
@@ -83,7 +103,11 @@ export class SseChannels {
     for (const e of replay.events) stream.send({ id: String(e.id), data: e.data });
     if (stream.closed) return;
     channel.subscribers.add(stream);
-    stream.on('close', () => channel.subscribers.delete(stream));
+    stream.on('close', () => {
+      channel.subscribers.delete(stream);
+      // A channel that never had an event holds nothing worth keeping (and counts against maxChannels).
+      if (channel.subscribers.size === 0 && channel.log.lastId === 0) this.channels.delete(channel.name);
+    });
   }
 
   /** Handle POST /publish. */
@@ -112,7 +136,10 @@ export class SseChannels {
         reply(res, 400, { error: 'the body is not UTF-8 text' });
         return;
       }
-      reply(res, 202, { id: this.publishText(channel, text) });
+      // Looked up again: while the body came, the channel may have been dropped (see subscribe and evict).
+      const target = this.channel(channel.name);
+      if (target === null) reply(res, 503, { error: 'too many channels' });
+      else reply(res, 202, { id: this.publishText(target, text) });
     });
     req.on('error', () => undefined);
   }
@@ -133,7 +160,13 @@ export class SseChannels {
   }
 
   private publishText(channel: Channel, text: string): number {
+    const before = channel.log.keptBytes;
     const event = channel.log.publish(text);
+    this.keptBytes += channel.log.keptBytes - before;
+    // Most recently published last: the eviction below goes through the map from the front.
+    this.channels.delete(channel.name);
+    this.channels.set(channel.name, channel);
+    if (this.keptBytes > this.maxReplayBytesTotal) this.evict(channel);
     if (channel.subscribers.size > 0) {
       channel.pending += encodeEvent({ id: String(event.id), data: text });
       channel.pendingEvents++;
@@ -145,6 +178,23 @@ export class SseChannels {
       }
     }
     return event.id;
+  }
+
+  /** Bring the replay data of all channels back under maxReplayBytesTotal (see the option). */
+  private evict(publishing: Channel): void {
+    for (const [name, channel] of this.channels) {
+      if (this.keptBytes <= this.maxReplayBytesTotal) return;
+      if (channel === publishing || channel.subscribers.size > 0) continue;
+      this.keptBytes -= channel.log.keptBytes;
+      this.channels.delete(name);
+      this.retired.set(name, channel.log.lastId);
+      if (this.retired.size > MAX_RETIRED) this.retired.delete(this.retired.keys().next().value!);
+    }
+    while (this.keptBytes > this.maxReplayBytesTotal) {
+      const before = publishing.log.keptBytes;
+      if (!publishing.log.trimOldest()) return;
+      this.keptBytes -= before - publishing.log.keptBytes;
+    }
   }
 
   private readonly flushAll = (): void => {
@@ -179,8 +229,11 @@ export class SseChannels {
     let channel = this.channels.get(name);
     if (channel === undefined) {
       if (this.channels.size >= this.maxChannels) return null;
+      const lastId = this.retired.get(name) ?? 0;
+      this.retired.delete(name);
       channel = {
-        log: new ChannelLog(this.replay, this.replayBytes),
+        name,
+        log: new ChannelLog(this.replay, this.replayBytes, lastId),
         subscribers: new Set(),
         pending: '',
         pendingEvents: 0,
