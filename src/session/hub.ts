@@ -1,0 +1,644 @@
+/**
+ * The hub: sessions, channels, one delivery model whatever the transport. No sockets here: transports
+ * come in through HubTransport (transport.ts), publications and presence go through the broker port
+ * (broker.ts), the clock is injected.
+ *
+ * Delivery. Every subscription holds the position (epoch, offset) of the last publication queued for
+ * its client. A publication is queued only if it is the next one (offset + 1, same epoch); an older one
+ * is a duplicate and skipped; a later one means some were missed (a broker that lost a message) and the
+ * hub recovers the missing ones from the history first. A subscribe names the client's position and
+ * gets exactly what follows it (or `recovered: false` and what is kept); live publications that arrive
+ * meanwhile are held and delivered after. Each publication is encoded once for all local subscribers.
+ *
+ * Client publishes carry a client message id (cmid); the broker remembers it, so a retry (after a
+ * reconnect, on any transport) answers the first publish's ack and delivers nothing twice.
+ */
+import {
+  type ClientMessage,
+  encodeServerMessage,
+  HubCloseCode,
+  type HubErrorCode,
+  type HubProtocolError,
+  PROTOCOL_VERSION,
+  parseClientMessage,
+  type ServerMessage,
+  type WireMember,
+} from '../protocol/hub/messages.js';
+import type { Broker, PresenceMember } from './broker.js';
+import { MemoryBroker } from './brokers/memory.js';
+import type { Publication, Recovery } from './history.js';
+import { type QueuePolicyOptions, Session, type Subscription } from './session.js';
+import type { HubTransport, TransportKind } from './transport.js';
+
+export type HubAction = 'subscribe' | 'publish' | 'presence';
+
+export interface AuthorizeRequest {
+  session: { id: string; user: string | null };
+  channel: string;
+  action: HubAction;
+}
+
+/** The clock and the one repeating timer the hub needs (injected: tests drive them). */
+export interface HubClock {
+  now(): number;
+  every(ms: number, tick: () => void): { cancel(): void };
+}
+
+export interface HubOptions {
+  broker?: Broker;
+  /** Asked before every subscribe, publish and presence request; false refuses it with FORBIDDEN. */
+  authorize?: (request: AuthorizeRequest) => boolean | Promise<boolean>;
+  /** Largest client message (JSON text), bytes. Default 64 KiB. */
+  maxMessageBytes?: number;
+  /** Subscriptions per session. Default 1,000. */
+  maxSubscriptions?: number;
+  /** The per-session queue's bounds and policy (session.ts). */
+  queue?: Partial<QueuePolicyOptions>;
+  /** The server sends a ping after this long without sending anything, ms. Default 25 s. */
+  pingIntervalMs?: number;
+  /**
+   * A transport on which nothing (no message, no pong) came from the client for this long is closed
+   * (4009), ms. Default 2 x pingIntervalMs + 10 s: a background tab whose timers are throttled to
+   * once a minute still answers in time.
+   */
+  livenessTimeoutMs?: number;
+  /** How long a session without a transport is kept for its client to come back, ms. Default 60 s. */
+  sessionTtlMs?: number;
+  /** Bad messages in a row before the transport is closed with 4002. Default 20. */
+  maxStrikes?: number;
+  clock?: HubClock;
+  newSessionId?: () => string;
+}
+
+/** Who the client is, as the server established it (from a verified token, or anonymous). */
+export interface HubIdentity {
+  user: string | null;
+  /** Channel patterns the token allows ('news', 'chat.*'), or null for no restriction. */
+  channels: readonly string[] | null;
+}
+
+export interface HubStats {
+  sessions: number;
+  /** Sessions on each kind of transport now. */
+  transports: Record<TransportKind, number>;
+  messagesIn: number;
+  publications: number;
+  resumes: number;
+  gaps: number;
+  dropped: number;
+  slowDisconnects: number;
+}
+
+const systemClock: HubClock = {
+  now: () => Date.now(),
+  every(ms, tick) {
+    const timer = setInterval(tick, ms);
+    timer.unref();
+    return { cancel: () => clearInterval(timer) };
+  },
+};
+
+interface SubscriptionRuntime {
+  /** Publications that arrived while the subscription was recovering. */
+  held: Publication[];
+  overflowed: boolean;
+}
+
+/** Live publications held for one recovering subscription at most; past it, recover once more. */
+const MAX_HELD = 10_000;
+
+export class Hub {
+  readonly broker: Broker;
+  private readonly sessions = new Map<string, Session>();
+  /** Local subscribers per channel. */
+  private readonly local = new Map<string, Set<Session>>();
+  private readonly runtime = new WeakMap<Subscription, SubscriptionRuntime>();
+  private readonly lastSent = new WeakMap<Session, number>();
+  private readonly authorize: HubOptions['authorize'];
+  private readonly maxMessageBytes: number;
+  private readonly maxSubscriptions: number;
+  private readonly queue: QueuePolicyOptions;
+  private readonly pingInterval: number;
+  private readonly liveness: number;
+  private readonly ttl: number;
+  private readonly maxStrikes: number;
+  private readonly clock: HubClock;
+  private readonly newSessionId: () => string;
+  private readonly timer: { cancel(): void };
+  private readonly counters = { messagesIn: 0, publications: 0, resumes: 0, gaps: 0, dropped: 0, slow: 0 };
+
+  constructor(options: HubOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.broker = options.broker ?? new MemoryBroker({ now: () => this.clock.now() });
+    this.authorize = options.authorize;
+    this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
+    this.maxSubscriptions = options.maxSubscriptions ?? 1000;
+    this.queue = {
+      maxMessages: options.queue?.maxMessages ?? 10_000,
+      maxUnits: options.queue?.maxUnits ?? 8 * 1024 * 1024,
+      policy: options.queue?.policy ?? 'drop-oldest',
+    };
+    this.pingInterval = options.pingIntervalMs ?? 25_000;
+    this.liveness = options.livenessTimeoutMs ?? 2 * this.pingInterval + 10_000;
+    this.ttl = options.sessionTtlMs ?? 60_000;
+    this.maxStrikes = options.maxStrikes ?? 20;
+    this.newSessionId = options.newSessionId ?? (() => globalThis.crypto.randomUUID());
+    this.broker.onPublication((publication) => this.fanOut(publication));
+    this.broker.onPresence((channel, change, member) => this.presenceChanged(channel, change, member));
+    const every = Math.max(10, Math.min(this.pingInterval, this.liveness, this.ttl) / 2);
+    this.timer = this.clock.every(every, () => this.sweep());
+  }
+
+  /**
+   * A client connected on `transport`. With the id of a session it had (`resume`), and the same user,
+   * it gets that session back; otherwise a new one (with SESSION_UNKNOWN first if it asked for one).
+   */
+  open(transport: HubTransport, identity: HubIdentity, resume: string | null = null): Session {
+    const now = this.clock.now();
+    let session = resume === null ? undefined : this.sessions.get(resume);
+    if (session !== undefined && session.user !== identity.user) session = undefined;
+    let resumed = false;
+    if (session !== undefined) {
+      const old = session.transport;
+      session.transport = null;
+      if (old !== null && old !== transport) old.close(1000, 'replaced by a new transport');
+      session.detachedAt = null;
+      session.lastSeen = now;
+      resumed = true;
+      this.counters.resumes++;
+    } else {
+      session = new Session(this.newSessionId(), identity.user, identity.channels, this.queue, now, (s) =>
+        this.overflow(s),
+      );
+      this.sessions.set(session.id, session);
+    }
+    session.transport = transport;
+    const hello: ServerMessage = {
+      type: 'connected',
+      v: PROTOCOL_VERSION,
+      session: session.id,
+      resumed,
+      ping: this.pingInterval,
+      transport: transport.kind,
+    };
+    if (resume !== null && !resumed) {
+      this.reply(session, {
+        type: 'error',
+        code: 'SESSION_UNKNOWN',
+        message: 'that session is unknown or expired: this is a new one',
+      });
+    }
+    this.reply(session, hello);
+    return session;
+  }
+
+  /** The transport went away (closed, failed, a long-poll that was not renewed in time). */
+  detach(session: Session, transport: HubTransport): void {
+    if (session.transport !== transport) return;
+    session.transport = null;
+    session.detachedAt = this.clock.now();
+  }
+
+  /** The session by id (for transports whose requests name it: SSE's POST, long-polling). */
+  session(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** One message from the client (JSON text). Never throws: bad input is answered with an error. */
+  receive(session: Session, text: string): void {
+    session.lastSeen = this.clock.now();
+    this.counters.messagesIn++;
+    let message: ClientMessage;
+    try {
+      message = parseClientMessage(text, this.maxMessageBytes);
+    } catch (error) {
+      this.refuse(session, error as HubProtocolError);
+      return;
+    }
+    session.strikes = 0;
+    switch (message.type) {
+      case 'ping':
+        this.reply(session, { type: 'pong' });
+        return;
+      case 'pong':
+        return;
+      case 'subscribe':
+        void this.subscribe(session, message);
+        return;
+      case 'unsubscribe':
+        void this.unsubscribe(session, message);
+        return;
+      case 'publish':
+        void this.clientPublish(session, message);
+        return;
+      case 'presence':
+        void this.presence(session, message);
+        return;
+    }
+  }
+
+  /** The transport is writable again. */
+  drained(session: Session): void {
+    session.flush();
+  }
+
+  /** Publish from the server (no client, no cmid). */
+  async publish(channel: string, data: string): Promise<Publication> {
+    const publication = await this.broker.publish(channel, data, { from: null });
+    this.counters.publications++;
+    return publication;
+  }
+
+  private async clientPublish(
+    session: Session,
+    message: Extract<ClientMessage, { type: 'publish' }>,
+  ): Promise<void> {
+    if (!(await this.allowed(session, message.channel, 'publish'))) {
+      this.fail(session, message.id, 'FORBIDDEN', `publish to ${message.channel} refused`);
+      return;
+    }
+    let publication: Publication;
+    try {
+      publication = await this.broker.publish(message.channel, message.data, {
+        from: { session: session.id, user: session.user },
+        idempotencyKey: `${session.user ?? ''}\u0000${message.channel}\u0000${message.cmid}`,
+      });
+    } catch (error) {
+      this.fail(session, message.id, 'UNAVAILABLE', `the broker failed: ${(error as Error).message}`);
+      return;
+    }
+    this.counters.publications++;
+    this.reply(session, {
+      type: 'ack',
+      id: message.id,
+      channel: message.channel,
+      epoch: publication.epoch,
+      offset: publication.offset,
+    });
+  }
+
+  stats(): HubStats {
+    const transports: Record<TransportKind, number> = { websocket: 0, sse: 0, polling: 0 };
+    for (const s of this.sessions.values()) if (s.transport !== null) transports[s.transport.kind]++;
+    return {
+      sessions: this.sessions.size,
+      transports,
+      messagesIn: this.counters.messagesIn,
+      publications: this.counters.publications,
+      resumes: this.counters.resumes,
+      gaps: this.counters.gaps,
+      dropped: this.counters.dropped,
+      slowDisconnects: this.counters.slow,
+    };
+  }
+
+  /** Close every transport (1001: going away, reconnect elsewhere) and stop. */
+  async close(): Promise<void> {
+    this.timer.cancel();
+    for (const session of this.sessions.values()) {
+      const transport = session.transport;
+      if (transport === null) continue;
+      this.reply(session, {
+        type: 'disconnect',
+        code: 1001,
+        reason: 'server shutting down',
+        reconnect: true,
+      });
+      transport.close(1001, 'server shutting down');
+      session.transport = null;
+    }
+    this.sessions.clear();
+    this.local.clear();
+  }
+
+  // Requests ----------------------------------------------------------------------------------------
+
+  private async subscribe(session: Session, m: Extract<ClientMessage, { type: 'subscribe' }>): Promise<void> {
+    const existing = session.subscriptions.get(m.channel);
+    if (existing === undefined && session.subscriptions.size >= this.maxSubscriptions) {
+      this.fail(session, m.id, 'LIMIT', `${this.maxSubscriptions} subscriptions at most`);
+      return;
+    }
+    if (!(await this.allowed(session, m.channel, 'subscribe'))) {
+      this.fail(session, m.id, 'FORBIDDEN', `subscribe to ${m.channel} refused`);
+      return;
+    }
+    const current = session.subscriptions.get(m.channel);
+    // A subscribe of a channel already subscribed re-syncs it from the position the client names.
+    if (current !== undefined) session.queue.removeChannel(m.channel);
+    const sub: Subscription = {
+      channel: m.channel,
+      state: 'recovering',
+      epoch: '',
+      offset: 0,
+      presence: m.presence,
+      generation: (current?.generation ?? 0) + 1,
+    };
+    session.subscriptions.set(m.channel, sub);
+    this.runtime.set(sub, { held: [], overflowed: false });
+    if (current === undefined) this.addLocal(m.channel, session);
+    let recovery: Recovery;
+    try {
+      recovery = await this.broker.recover(m.channel, m.since);
+    } catch (error) {
+      this.dropSubscription(session, sub);
+      this.fail(session, m.id, 'UNAVAILABLE', `the broker failed: ${(error as Error).message}`);
+      return;
+    }
+    if (session.subscriptions.get(m.channel) !== sub) return; // superseded meanwhile
+    if (!recovery.recovered && recovery.reason === 'future') {
+      this.dropSubscription(session, sub);
+      this.fail(
+        session,
+        m.id,
+        'OFFSET_FROM_THE_FUTURE',
+        `offset ${m.since?.offset} is past the channel's latest (${recovery.top.offset})`,
+      );
+      return;
+    }
+    const first = recovery.publications[0];
+    const start =
+      m.since !== null && recovery.recovered
+        ? m.since.offset
+        : first !== undefined
+          ? first.offset - 1
+          : recovery.top.offset;
+    const subscribed: ServerMessage = {
+      type: 'subscribed',
+      id: m.id,
+      channel: m.channel,
+      epoch: recovery.top.epoch,
+      offset: start,
+      recovered: recovery.recovered || m.since === null,
+    };
+    if (!recovery.recovered && m.since !== null) subscribed.reason = recovery.reason as 'epoch' | 'trimmed';
+    session.enqueue(encodeServerMessage(subscribed), null);
+    sub.epoch = recovery.top.epoch;
+    sub.offset = start;
+    this.catchUp(session, sub, recovery.publications);
+    if (sub.presence) {
+      await this.broker.join(m.channel, { session: session.id, user: session.user }).catch(() => false);
+    }
+    session.flush();
+  }
+
+  private async unsubscribe(
+    session: Session,
+    m: Extract<ClientMessage, { type: 'unsubscribe' }>,
+  ): Promise<void> {
+    const sub = session.subscriptions.get(m.channel);
+    if (sub === undefined) {
+      this.fail(session, m.id, 'NOT_SUBSCRIBED', `not subscribed to ${m.channel}`);
+      return;
+    }
+    this.dropSubscription(session, sub);
+    this.reply(session, { type: 'unsubscribed', id: m.id, channel: m.channel });
+  }
+
+  private async presence(session: Session, m: Extract<ClientMessage, { type: 'presence' }>): Promise<void> {
+    if (!(await this.allowed(session, m.channel, 'presence'))) {
+      this.fail(session, m.id, 'FORBIDDEN', `presence of ${m.channel} refused`);
+      return;
+    }
+    try {
+      const members = await this.broker.members(m.channel);
+      this.reply(session, {
+        type: 'presence',
+        id: m.id,
+        channel: m.channel,
+        members: members.map(wireMember),
+      });
+    } catch (error) {
+      this.fail(session, m.id, 'UNAVAILABLE', `the broker failed: ${(error as Error).message}`);
+    }
+  }
+
+  // Delivery ----------------------------------------------------------------------------------------
+
+  private fanOut(publication: Publication): void {
+    const sessions = this.local.get(publication.channel);
+    if (sessions === undefined || sessions.size === 0) return;
+    const text = encodePublication(publication);
+    for (const session of sessions) {
+      const sub = session.subscriptions.get(publication.channel);
+      if (sub === undefined) continue;
+      this.deliver(session, sub, publication, text);
+      session.flush();
+    }
+  }
+
+  /** Queue `publication` for the subscription if it is the next one (see the header). */
+  private deliver(session: Session, sub: Subscription, publication: Publication, text?: string): void {
+    if (sub.state === 'gapped') return;
+    if (sub.state === 'recovering') {
+      const runtime = this.runtime.get(sub)!;
+      if (runtime.held.length < MAX_HELD) runtime.held.push(publication);
+      else runtime.overflowed = true;
+      return;
+    }
+    if (publication.epoch !== sub.epoch) {
+      // The history started over: the client resubscribes and learns it (recovered: false, 'epoch').
+      this.gap(session, sub);
+      return;
+    }
+    if (publication.offset <= sub.offset) return;
+    if (publication.offset > sub.offset + 1) {
+      void this.recoverMissing(session, sub, publication);
+      return;
+    }
+    sub.offset = publication.offset;
+    session.enqueue(text ?? encodePublication(publication), sub.channel);
+  }
+
+  /** Deliver recovered publications, then what was held meanwhile; recover again if that overflowed. */
+  private catchUp(session: Session, sub: Subscription, publications: readonly Publication[]): void {
+    sub.state = 'live';
+    for (const p of publications) this.deliver(session, sub, p);
+    const runtime = this.runtime.get(sub)!;
+    const held = runtime.held.sort((a, b) => a.offset - b.offset);
+    const overflowed = runtime.overflowed;
+    runtime.held = [];
+    runtime.overflowed = false;
+    // A held one past a hole starts another recovery; deliver() holds the rest behind it.
+    for (const p of held) this.deliver(session, sub, p);
+    if (overflowed && sub.state === 'live') void this.recoverMissing(session, sub, null);
+  }
+
+  /** Publications after the subscription's offset were missed: fetch them from the history. */
+  private async recoverMissing(
+    session: Session,
+    sub: Subscription,
+    trigger: Publication | null,
+  ): Promise<void> {
+    sub.state = 'recovering';
+    const runtime = this.runtime.get(sub)!;
+    if (trigger !== null) runtime.held.push(trigger);
+    const generation = sub.generation;
+    let recovery: Recovery;
+    try {
+      recovery = await this.broker.recover(sub.channel, { epoch: sub.epoch, offset: sub.offset });
+    } catch {
+      if (session.subscriptions.get(sub.channel) === sub && sub.generation === generation)
+        this.gap(session, sub);
+      session.flush();
+      return;
+    }
+    if (session.subscriptions.get(sub.channel) !== sub || sub.generation !== generation) return;
+    if (!recovery.recovered) {
+      this.gap(session, sub);
+    } else {
+      this.catchUp(session, sub, recovery.publications);
+    }
+    session.flush();
+  }
+
+  /** Stop queuing the channel, remove what is queued of it, and tell the client to resubscribe. */
+  private gap(session: Session, sub: Subscription): void {
+    sub.state = 'gapped';
+    const removed = session.queue.removeChannel(sub.channel);
+    session.counters.gaps++;
+    session.counters.dropped += removed;
+    this.counters.gaps++;
+    this.counters.dropped += removed;
+    session.enqueue(encodeServerMessage({ type: 'gap', channel: sub.channel }), null);
+  }
+
+  private overflow(session: Session): void {
+    if (session.policy === 'drop-oldest') {
+      while (session.overLimits) {
+        const channel = session.queue.oldestChannel();
+        const sub = channel === null ? undefined : session.subscriptions.get(channel);
+        if (sub === undefined) break;
+        this.gap(session, sub);
+      }
+      if (!session.overLimits) return;
+    }
+    // 'disconnect', or a queue full of replies only: the client reconnects and resubscribes.
+    session.counters.disconnects++;
+    this.counters.slow++;
+    session.queue.clear();
+    for (const sub of session.subscriptions.values()) sub.state = 'gapped';
+    const transport = session.transport;
+    if (transport !== null) {
+      this.detach(session, transport);
+      transport.close(HubCloseCode.SlowConsumer, 'slow consumer: reconnect and resubscribe');
+    }
+  }
+
+  private presenceChanged(channel: string, change: 'join' | 'leave', member: PresenceMember): void {
+    const sessions = this.local.get(channel);
+    if (sessions === undefined) return;
+    const text = encodeServerMessage({ type: change, channel, member: wireMember(member) });
+    for (const session of sessions) {
+      const sub = session.subscriptions.get(channel);
+      if (sub?.presence !== true || session.id === member.session) continue;
+      session.enqueue(text, null);
+      session.flush();
+    }
+  }
+
+  // Housekeeping ------------------------------------------------------------------------------------
+
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const session of this.sessions.values()) {
+      const transport = session.transport;
+      if (transport !== null) {
+        if (now - session.lastSeen > this.liveness) {
+          this.detach(session, transport);
+          transport.close(HubCloseCode.Unresponsive, 'no message or pong from the client in time');
+        } else if (now - (this.lastSent.get(session) ?? 0) >= this.pingInterval) {
+          this.reply(session, { type: 'ping' });
+        }
+      } else if (session.detachedAt !== null && now - session.detachedAt > this.ttl) {
+        this.end(session);
+      }
+    }
+  }
+
+  /** The session is over: leave presence, stop listening, forget it. */
+  private end(session: Session): void {
+    for (const sub of [...session.subscriptions.values()]) this.dropSubscription(session, sub);
+    this.sessions.delete(session.id);
+  }
+
+  private dropSubscription(session: Session, sub: Subscription): void {
+    if (session.subscriptions.get(sub.channel) !== sub) return;
+    session.subscriptions.delete(sub.channel);
+    session.queue.removeChannel(sub.channel);
+    const sessions = this.local.get(sub.channel);
+    sessions?.delete(session);
+    if (sessions !== undefined && sessions.size === 0) {
+      this.local.delete(sub.channel);
+      void this.broker.unlisten(sub.channel).catch(() => undefined);
+    }
+    if (sub.presence) void this.broker.leave(sub.channel, session.id).catch(() => false);
+  }
+
+  private addLocal(channel: string, session: Session): void {
+    let sessions = this.local.get(channel);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.local.set(channel, sessions);
+      void this.broker.listen(channel).catch(() => undefined);
+    }
+    sessions.add(session);
+  }
+
+  private async allowed(session: Session, channel: string, action: HubAction): Promise<boolean> {
+    if (session.allowed !== null && !session.allowed.some((pattern) => matches(pattern, channel)))
+      return false;
+    if (this.authorize === undefined) return true;
+    try {
+      return (
+        (await this.authorize({ session: { id: session.id, user: session.user }, channel, action })) === true
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  private reply(session: Session, message: ServerMessage): void {
+    session.enqueue(encodeServerMessage(message), null);
+    this.lastSent.set(session, this.clock.now());
+    session.flush();
+  }
+
+  private fail(session: Session, id: number, code: HubErrorCode, message: string): void {
+    this.reply(session, { type: 'error', id, code, message });
+  }
+
+  private refuse(session: Session, error: HubProtocolError): void {
+    this.reply(session, {
+      type: 'error',
+      ...(error.id === undefined ? {} : { id: error.id }),
+      code: error.code,
+      message: error.message,
+    });
+    if (++session.strikes >= this.maxStrikes && session.transport !== null) {
+      const transport = session.transport;
+      this.detach(session, transport);
+      transport.close(HubCloseCode.ProtocolViolation, 'too many bad messages');
+    }
+  }
+}
+
+/** 'news' matches only news; 'chat.*' matches every channel starting with 'chat.'. */
+function matches(pattern: string, channel: string): boolean {
+  return pattern.endsWith('*') ? channel.startsWith(pattern.slice(0, -1)) : pattern === channel;
+}
+
+function wireMember(member: PresenceMember): WireMember {
+  return { session: member.session, user: member.user };
+}
+
+function encodePublication(p: Publication): string {
+  return encodeServerMessage({
+    type: 'message',
+    channel: p.channel,
+    epoch: p.epoch,
+    offset: p.offset,
+    data: p.data,
+    from: p.from === null ? null : { session: p.from.session, user: p.from.user },
+  });
+}

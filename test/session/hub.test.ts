@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Broker } from '../../src/session/broker.js';
+import { MemoryBroker } from '../../src/session/brokers/memory.js';
+import type { Publication } from '../../src/session/history.js';
+import { Hub, type HubOptions } from '../../src/session/hub.js';
+import { FakeClock, MemoryTransport, settle } from '../support/hub.js';
+
+const anonymous = { user: null, channels: null };
+
+function hubWith(options: HubOptions = {}, clock = new FakeClock()) {
+  let n = 0;
+  const broker = options.broker ?? new MemoryBroker({ now: () => clock.now(), newEpoch: () => 'E1' });
+  const hub = new Hub({ clock, broker, newSessionId: () => `s${++n}`, ...options });
+  return { hub, clock, broker };
+}
+
+function send(hub: Hub, session: ReturnType<Hub['open']>, message: object): void {
+  hub.receive(session, JSON.stringify(message));
+}
+
+describe('Hub delivery', () => {
+  it('sends subscribed first, then every publication in order with its epoch and offset', async () => {
+    const { hub } = hubWith();
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'news' });
+    await settle();
+    for (const d of ['a', 'b', 'c']) await hub.publish('news', d);
+    assert.deepEqual(
+      t.received.map((m) => m.type),
+      ['connected', 'subscribed', 'message', 'message', 'message'],
+    );
+    assert.deepEqual(
+      t.of('message').map((m) => [m.epoch, m.offset, m.data]),
+      [
+        ['E1', 1, 'a'],
+        ['E1', 2, 'b'],
+        ['E1', 3, 'c'],
+      ],
+    );
+  });
+
+  it('resumes from (epoch, offset) with exactly the publications after it, then live ones', async () => {
+    const { hub } = hubWith();
+    for (let i = 1; i <= 5; i++) await hub.publish('feed', `m${i}`);
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed', since: { epoch: 'E1', offset: 3 } });
+    await settle();
+    await hub.publish('feed', 'm6');
+    const subscribed = t.of('subscribed')[0]!;
+    assert.equal(subscribed.recovered, true);
+    assert.equal(subscribed.offset, 3);
+    assert.deepEqual(t.data('feed'), ['m4', 'm5', 'm6']);
+  });
+
+  it('says recovered: false with the reason when history no longer covers the position or the epoch changed', async () => {
+    const { hub } = hubWith({ broker: new MemoryBroker({ history: { maxCount: 2 }, newEpoch: () => 'E1' }) });
+    for (let i = 1; i <= 5; i++) await hub.publish('feed', `m${i}`);
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed', since: { epoch: 'E1', offset: 1 } });
+    send(hub, s, { type: 'subscribe', id: 2, channel: 'other', since: { epoch: 'OLD', offset: 1 } });
+    await settle();
+    const [trimmed, epoch] = t.of('subscribed');
+    assert.deepEqual([trimmed!.recovered, trimmed!.reason, trimmed!.offset], [false, 'trimmed', 3]);
+    assert.deepEqual(t.data('feed'), ['m4', 'm5']);
+    assert.deepEqual([epoch!.recovered, epoch!.reason], [false, 'epoch']);
+  });
+
+  it('answers a resume offset from the future with OFFSET_FROM_THE_FUTURE and keeps the session', async () => {
+    const { hub } = hubWith();
+    await hub.publish('feed', 'm1');
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 7, channel: 'feed', since: { epoch: 'E1', offset: 9 } });
+    await settle();
+    assert.deepEqual(
+      t.of('error').map((e) => [e.id, e.code]),
+      [[7, 'OFFSET_FROM_THE_FUTURE']],
+    );
+    send(hub, s, { type: 'subscribe', id: 8, channel: 'feed', since: { epoch: 'E1', offset: 1 } });
+    await settle();
+    await hub.publish('feed', 'm2');
+    assert.deepEqual(t.data('feed'), ['m2']);
+    assert.equal(t.closed, null);
+  });
+
+  it('holds publications that arrive while a subscribe recovers, and delivers them after the replay, once', async () => {
+    const inner = new MemoryBroker({ newEpoch: () => 'E1' });
+    let release: () => void = () => undefined;
+    const slow: Broker = Object.assign(Object.create(inner) as Broker, {
+      recover: async (channel: string, since: Parameters<Broker['recover']>[1]) => {
+        const answer = await inner.recover(channel, since);
+        await new Promise<void>((resolve) => (release = resolve));
+        return answer;
+      },
+    });
+    const { hub } = hubWith({ broker: slow });
+    for (let i = 1; i <= 3; i++) await hub.publish('feed', `m${i}`);
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed', since: { epoch: 'E1', offset: 1 } });
+    await settle();
+    await hub.publish('feed', 'm4'); // arrives during the recovery, which answered m2, m3
+    release();
+    await settle();
+    assert.deepEqual(t.data('feed'), ['m2', 'm3', 'm4']);
+  });
+
+  it('recovers from history the publications a broker failed to deliver, in order, none twice', async () => {
+    const inner = new MemoryBroker({ newEpoch: () => 'E1' });
+    const lossy: Broker = Object.assign(Object.create(inner) as Broker, {
+      onPublication: (handler: (p: Publication) => void) =>
+        inner.onPublication((p) => {
+          if (p.offset !== 2 && p.offset !== 3) handler(p);
+        }),
+    });
+    const { hub } = hubWith({ broker: lossy });
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed' });
+    await settle();
+    for (let i = 1; i <= 5; i++) await hub.publish('feed', `m${i}`);
+    await settle();
+    assert.deepEqual(t.data('feed'), ['m1', 'm2', 'm3', 'm4', 'm5']);
+  });
+});
+
+describe('Hub client publishes', () => {
+  it('acknowledges a publish with its offset, and a retry of the same cmid with the same ack without delivering it again', async () => {
+    const { hub } = hubWith();
+    const reader = new MemoryTransport();
+    const r = hub.open(reader, anonymous);
+    send(hub, r, { type: 'subscribe', id: 1, channel: 'chat' });
+    const t = new MemoryTransport();
+    const s = hub.open(t, { user: 'ann', channels: null });
+    await settle();
+    send(hub, s, { type: 'publish', id: 5, channel: 'chat', data: 'hi', cmid: 'c-1' });
+    await settle();
+    // The client reconnects on another transport and retries: same cmid.
+    const t2 = new MemoryTransport('sse');
+    const s2 = hub.open(t2, { user: 'ann', channels: null }, s.id);
+    send(hub, s2, { type: 'publish', id: 1, channel: 'chat', data: 'hi', cmid: 'c-1' });
+    await settle();
+    assert.deepEqual(
+      t.of('ack').map((a) => [a.id, a.offset]),
+      [[5, 1]],
+    );
+    assert.deepEqual(
+      t2.of('ack').map((a) => [a.id, a.offset]),
+      [[1, 1]],
+    );
+    assert.deepEqual(reader.data('chat'), ['hi']);
+    assert.deepEqual(reader.of('message')[0]!.from, { session: s.id, user: 'ann' });
+  });
+
+  it('refuses with FORBIDDEN what the authorize hook or the token does not allow, and delivers nothing', async () => {
+    const { hub } = hubWith({
+      authorize: ({ action, channel }) => !(action === 'publish' && channel === 'ro'),
+    });
+    const t = new MemoryTransport();
+    const s = hub.open(t, { user: 'bob', channels: ['ro', 'chat.*'] });
+    send(hub, s, { type: 'publish', id: 1, channel: 'ro', data: 'x', cmid: 'a' });
+    send(hub, s, { type: 'subscribe', id: 2, channel: 'secret' });
+    send(hub, s, { type: 'subscribe', id: 3, channel: 'chat.room1' });
+    await settle();
+    assert.deepEqual(
+      t
+        .of('error')
+        .map((e) => [e.id, e.code])
+        .sort(),
+      [
+        [1, 'FORBIDDEN'],
+        [2, 'FORBIDDEN'],
+      ],
+    );
+    assert.deepEqual(
+      t.of('subscribed').map((m) => m.channel),
+      ['chat.room1'],
+    );
+    const r = await hub.broker.recover('ro', null);
+    assert.equal(r.top.offset, 0);
+  });
+});
+
+describe('Hub presence', () => {
+  it('tells presence subscribers who joins and leaves, lists members, and forgets an expired session', async () => {
+    const { hub, clock } = hubWith({ sessionTtlMs: 1000 });
+    const a = new MemoryTransport();
+    const sa = hub.open(a, { user: 'ann', channels: null });
+    send(hub, sa, { type: 'subscribe', id: 1, channel: 'room', presence: true });
+    await settle();
+    const b = new MemoryTransport();
+    const sb = hub.open(b, { user: 'bob', channels: null });
+    send(hub, sb, { type: 'subscribe', id: 1, channel: 'room', presence: true });
+    await settle();
+    send(hub, sa, { type: 'presence', id: 2, channel: 'room' });
+    await settle();
+    assert.deepEqual(
+      a.of('join').map((j) => j.member.user),
+      ['bob'],
+    );
+    assert.deepEqual(
+      a
+        .of('presence')[0]!
+        .members.map((m) => m.user)
+        .sort(),
+      ['ann', 'bob'],
+    );
+    hub.detach(sb, b);
+    clock.advance(1500);
+    await settle();
+    assert.deepEqual(
+      a.of('leave').map((j) => j.member.user),
+      ['bob'],
+    );
+  });
+});
+
+describe('Hub sessions and liveness', () => {
+  it('gives a session back on a new transport within the TTL, and a new one with SESSION_UNKNOWN after it', async () => {
+    const { hub, clock } = hubWith({ sessionTtlMs: 1000 });
+    const t1 = new MemoryTransport();
+    const s = hub.open(t1, anonymous);
+    const t2 = new MemoryTransport('polling');
+    const again = hub.open(t2, anonymous, s.id);
+    assert.equal(again, s);
+    assert.equal(t1.closed?.code, 1000);
+    assert.equal(t2.of('connected')[0]!.resumed, true);
+    hub.detach(s, t2);
+    clock.advance(2000);
+    const t3 = new MemoryTransport();
+    const fresh = hub.open(t3, anonymous, s.id);
+    assert.notEqual(fresh.id, s.id);
+    assert.deepEqual(
+      t3.received.map((m) => ('code' in m ? m.code : m.type)),
+      ['SESSION_UNKNOWN', 'connected'],
+    );
+  });
+
+  it('pings every interval, and closes with 4009 a transport from which nothing came within the bound', async () => {
+    const { hub, clock } = hubWith({ pingIntervalMs: 1000, livenessTimeoutMs: 3000 });
+    const quiet = new MemoryTransport();
+    hub.open(quiet, anonymous);
+    const alive = new MemoryTransport();
+    const s = hub.open(alive, anonymous);
+    for (let i = 0; i < 8; i++) {
+      clock.advance(500);
+      send(hub, s, { type: 'pong' });
+    }
+    assert.ok(quiet.of('ping').length >= 2);
+    assert.equal(quiet.closed?.code, 4009);
+    assert.equal(alive.closed, null);
+  });
+
+  it('answers bad input with a code and keeps the session, then closes with 4002 after too many in a row', async () => {
+    const { hub } = hubWith({ maxMessageBytes: 100, maxStrikes: 5 });
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    hub.receive(s, 'not json');
+    send(hub, s, { type: 'teleport', id: 1 });
+    send(hub, s, { type: 'publish', id: 2, channel: 'chat', data: 'x'.repeat(200), cmid: 'a' });
+    send(hub, s, { type: 'subscribe', id: 3, channel: 'bad channel!' });
+    send(hub, s, { type: 'ping' });
+    assert.deepEqual(
+      t.received
+        .filter((m) => m.type === 'error' || m.type === 'pong')
+        .map((m) => ('code' in m ? m.code : m.type)),
+      ['BAD_MESSAGE', 'UNKNOWN_TYPE', 'TOO_LARGE', 'BAD_CHANNEL', 'pong'],
+    );
+    assert.equal(t.closed, null);
+    for (let i = 0; i < 5; i++) hub.receive(s, '{');
+    assert.equal((t.closed as MemoryTransport['closed'])?.code, 4002);
+  });
+});
+
+describe('Hub slow consumers', () => {
+  it('drop-oldest: removes the channel from a full queue, sends gap, counts it; a resubscribe from the last offset gets the rest', async () => {
+    const { hub } = hubWith({ queue: { maxMessages: 5, policy: 'drop-oldest' } });
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed' });
+    await settle();
+    await hub.publish('feed', 'm1');
+    t.writable = false; // the client stops reading
+    for (let i = 2; i <= 10; i++) await hub.publish('feed', `m${i}`);
+    assert.equal(hub.stats().gaps, 1);
+    t.writable = true;
+    hub.drained(s);
+    assert.deepEqual(
+      t.received.slice(-1).map((m) => m.type),
+      ['gap'],
+    );
+    assert.deepEqual(t.data('feed'), ['m1']);
+    send(hub, s, { type: 'subscribe', id: 2, channel: 'feed', since: { epoch: 'E1', offset: 1 } });
+    await settle();
+    assert.deepEqual(t.data('feed'), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10']);
+  });
+
+  it('disconnect: closes the transport with 4008 and counts it', async () => {
+    const { hub } = hubWith({ queue: { maxMessages: 3, policy: 'disconnect' } });
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed' });
+    await settle();
+    t.writable = false;
+    for (let i = 1; i <= 5; i++) await hub.publish('feed', `m${i}`);
+    assert.equal(t.closed?.code, 4008);
+    assert.equal(hub.stats().slowDisconnects, 1);
+  });
+});
