@@ -11,8 +11,8 @@
  * is how every HPACK encoder sends it); padded DATA, a second HEADERS, RST_STREAM or GOAWAY end the
  * connection as a failure.
  */
-import { connect, type Socket } from 'node:net';
-import type { ConnectionEvents } from './upgrade.js';
+import type { Socket } from 'node:net';
+import { type ConnectionEvents, connectReading } from './upgrade.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER = 9;
@@ -30,9 +30,6 @@ const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
 const MAX_WINDOW = 0x7fffffff;
 const DEFAULT_WINDOW = 65_535;
-
-/** Every connection reads into this; its contents are only valid inside the read callback. */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const out = Buffer.alloc(FRAME_HEADER + payload.length);
@@ -161,18 +158,7 @@ export function openH2Subscriber(
       }
     };
 
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      noDelay: true,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (length: number): boolean => {
-          onBytes(READ_BUFFER, 0, length);
-          return true;
-        },
-      },
-    });
+    const socket = connectReading(port, (buffer, length) => onBytes(buffer, 0, length));
     const timer = setTimeout(() => failed(new Error(`HTTP/2 request to port ${port} timed out`)), timeoutMs);
     socket.on('error', failed);
     socket.on('close', () => failed(new Error('an HTTP/2 connection closed')));

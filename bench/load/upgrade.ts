@@ -63,6 +63,25 @@ function header(head: string, lowerHead: string, name: string): string | null {
   return head.slice(from, to === -1 ? head.length : to).trim();
 }
 
+/**
+ * Connect to 127.0.0.1:port with Nagle off; every read lands in the shared READ_BUFFER and is handed
+ * to `onRead(buffer, length)` (valid only during the call).
+ */
+export function connectReading(port: number, onRead: (buffer: Buffer, length: number) => void): Socket {
+  return connect({
+    host: '127.0.0.1',
+    port,
+    noDelay: true,
+    onread: {
+      buffer: READ_BUFFER,
+      callback: (length: number): boolean => {
+        onRead(READ_BUFFER, length);
+        return true;
+      },
+    },
+  });
+}
+
 /** Connect to 127.0.0.1 and complete the opening handshake; reject on refusal, bad accept or timeout. */
 export async function openUpgraded(
   handshake: Handshake,
@@ -132,18 +151,9 @@ export function openRequest<T>(
       resolve({ socket, value });
       if (end + 4 < rest.length) events.bytes(rest, end + 4, rest.length);
     };
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      noDelay: true,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (length: number): boolean => {
-          if (open) events.bytes(READ_BUFFER, 0, length);
-          else onHeadBytes(length);
-          return true;
-        },
-      },
+    const socket = connectReading(port, (buffer, length) => {
+      if (open) events.bytes(buffer, 0, length);
+      else onHeadBytes(length);
     });
     const timer = setTimeout(() => fail(new Error(`request to port ${port} timed out`)), timeoutMs);
     socket.on('error', fail);

@@ -18,7 +18,7 @@ import type {
   FanoutServerMessage,
   FanoutServerPlan,
 } from '../scenarios/fanout-ipc.js';
-import { MAX_CLIENT_BACKLOG, MAX_TOTAL_BACKLOG } from './pacing.js';
+import { backlogsOver } from './pacing.js';
 
 /** Characters of every event's data. */
 export const EVENT_LENGTH = 64;
@@ -54,15 +54,7 @@ export function startPublisher<C>(target: FanoutTarget<C>): void {
   /** Bumped on every mode change: a loop of an earlier mode stops at its next step. */
   let generation = 0;
 
-  const over = (divisor: number): boolean => {
-    let total = 0;
-    for (const client of target.clients) {
-      const bytes = target.backlog(client);
-      if (bytes > MAX_CLIENT_BACKLOG / divisor) return true;
-      total += bytes;
-    }
-    return total > MAX_TOTAL_BACKLOG / divisor;
-  };
+  const over = (divisor: number): boolean => backlogsOver(target.clients, target.backlog, divisor);
 
   const publish = (due: number): void => {
     target.publish(eventText(due));

@@ -26,6 +26,24 @@ export function broadcastPayload(): Buffer {
   return payload;
 }
 
+/**
+ * Whether the clients' backlogs are over the bounds divided by `divisor` (1: stop sending; 2: the
+ * level to resume at).
+ */
+export function backlogsOver<C>(
+  clients: Iterable<C>,
+  backlog: (client: C) => number,
+  divisor: number,
+): boolean {
+  let total = 0;
+  for (const client of clients) {
+    const bytes = backlog(client);
+    if (bytes > MAX_CLIENT_BACKLOG / divisor) return true;
+    total += bytes;
+  }
+  return total > MAX_TOTAL_BACKLOG / divisor;
+}
+
 export interface BroadcastTarget<C> {
   /** The open clients (a live collection: the loop starts when it holds enough). */
   clients: ReadonlySet<C>;
@@ -44,16 +62,7 @@ export function startBroadcastLoop<C>(target: BroadcastTarget<C>, count: number,
     if (process.connected && process.send !== undefined) process.send(message);
   });
 
-  /** Whether the backlogs are over the bounds divided by `divisor` (2 gives the resume level). */
-  const over = (divisor: number): boolean => {
-    let total = 0;
-    for (const client of target.clients) {
-      const bytes = target.backlog(client);
-      if (bytes > MAX_CLIENT_BACKLOG / divisor) return true;
-      total += bytes;
-    }
-    return total > MAX_TOTAL_BACKLOG / divisor;
-  };
+  const over = (divisor: number): boolean => backlogsOver(target.clients, target.backlog, divisor);
 
   let waitStarted = 0;
   const batch = (): void => {

@@ -3,8 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
+import type { SseEvent } from '../../src/protocol/sse/parser.js';
 import { SseChannels } from '../../src/server/sse-channels.js';
+import { readEvents } from '../support/sse.js';
 
 let server: Server;
 let channels: SseChannels;
@@ -57,25 +58,9 @@ async function until(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** Read events from /sse until `count` arrived (fetch, parsed by our WHATWG parser). */
-async function read(path: string, count: number, headers: Record<string, string> = {}): Promise<SseEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers, signal: controller.signal });
-    const parser = new EventStreamParser();
-    const events: SseEvent[] = [];
-    const reader = res.body!.getReader();
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      for (const item of parser.feed(value)) if (item.kind === 'event') events.push(item);
-    }
-    controller.abort();
-    return events;
-  } finally {
-    clearTimeout(timer);
-  }
+/** Read events from /sse until `count` arrived. */
+function read(path: string, count: number, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  return readEvents(`http://127.0.0.1:${port}${path}`, count, headers);
 }
 
 describe('SseChannels fan-out', () => {

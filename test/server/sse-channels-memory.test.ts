@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
+import type { SseEvent } from '../../src/protocol/sse/parser.js';
 import { SseChannels } from '../../src/server/sse-channels.js';
+import { readEvents } from '../support/sse.js';
 
 let server: Server;
 let channels: SseChannels;
@@ -21,27 +22,10 @@ after(async () => {
 });
 
 /** Read `count` events of /sse?channel=NAME, resuming from `lastEventId`. */
-async function read(channel: string, count: number, lastEventId: string): Promise<SseEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/sse?channel=${channel}`, {
-      headers: { 'Last-Event-ID': lastEventId },
-      signal: controller.signal,
-    });
-    const parser = new EventStreamParser();
-    const events: SseEvent[] = [];
-    const reader = res.body!.getReader();
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      for (const item of parser.feed(value)) if (item.kind === 'event') events.push(item);
-    }
-    controller.abort();
-    return events;
-  } finally {
-    clearTimeout(timer);
-  }
+function read(channel: string, count: number, lastEventId: string): Promise<SseEvent[]> {
+  return readEvents(`http://127.0.0.1:${port}/sse?channel=${channel}`, count, {
+    'Last-Event-ID': lastEventId,
+  });
 }
 
 function hasChannel(name: string): boolean {

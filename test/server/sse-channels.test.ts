@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
+import type { SseEvent } from '../../src/protocol/sse/parser.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { readEvents } from '../support/sse.js';
 
 let server: RunningServer;
 before(async () => {
@@ -17,34 +18,14 @@ async function publish(channel: string, body: string): Promise<{ status: number;
   return { status: res.status, json: await res.json() };
 }
 
-/** Open /sse and collect events until `count` arrived; returns them and a way to leave. */
-async function subscribe(
+/** Open /sse and collect events until `count` arrived, then leave. */
+function subscribe(
   channel: string,
   count: number,
   headers: Record<string, string> = {},
   query = '',
 ): Promise<SseEvent[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 5000);
-  try {
-    const res = await fetch(`${server.url}/sse?channel=${channel}${query}`, {
-      headers,
-      signal: controller.signal,
-    });
-    assert.equal(res.status, 200);
-    const parser = new EventStreamParser();
-    const events: SseEvent[] = [];
-    const reader = res.body!.getReader();
-    while (events.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      for (const item of parser.feed(value)) if (item.kind === 'event') events.push(item);
-    }
-    controller.abort();
-    return events;
-  } finally {
-    clearTimeout(timer);
-  }
+  return readEvents(`${server.url}/sse?channel=${channel}${query}`, count, headers);
 }
 
 /** Wait until the channel has `n` subscribers (so a publish cannot race the subscription). */

@@ -1,4 +1,5 @@
 /** Helpers for tests of `conduit serve`'s SSE channels and of EventSource clients. */
+import { EventStreamParser, type SseEvent } from '../../src/protocol/sse/parser.js';
 import type { RunningServer } from '../../src/server/serve.js';
 
 /** Subscribers of `channel` on `server` right now. */
@@ -40,4 +41,34 @@ export function collectEvents(
       }
     });
   });
+}
+
+/**
+ * GET an SSE URL with fetch and read events (parsed by our WHATWG parser) until `count` arrived or the
+ * stream ended; then leave. Fails after `ms`.
+ */
+export async function readEvents(
+  url: string,
+  count: number,
+  headers: Record<string, string> = {},
+  ms = 5000,
+): Promise<SseEvent[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    const res = await fetch(url, { headers, signal: controller.signal });
+    if (res.status !== 200) throw new Error(`${url}: status ${res.status}`);
+    const parser = new EventStreamParser();
+    const events: SseEvent[] = [];
+    const reader = res.body!.getReader();
+    while (events.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const item of parser.feed(value)) if (item.kind === 'event') events.push(item);
+    }
+    controller.abort();
+    return events;
+  } finally {
+    clearTimeout(timer);
+  }
 }
