@@ -4,6 +4,7 @@
  *   GET /healthz     liveness probe
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
  *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
+ *   WS  /ws          the realtime hub, subprotocol conduit.v1 (docs/protocol.md, hub-websocket.ts)
  *   GET  /sse?channel=NAME      SSE stream of a channel, resumable with Last-Event-ID (sse-channels.ts)
  *   POST /publish?channel=NAME  publish the body to a channel: 202 {"id": n}
  */
@@ -24,9 +25,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
+import { Hub, type HubOptions } from '../session/hub.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
+import { chooseHubProtocol, serveHubOverWebSocket } from './hub-websocket.js';
 import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 
 export interface ServeOptions {
@@ -53,6 +56,8 @@ export interface ServeOptions {
   perMessageDeflate?: false | PerMessageDeflateOptions;
   /** /sse and /publish: replay buffer per channel (default 1000 events), limits, stream options. */
   sse?: SseChannelsOptions;
+  /** The realtime hub behind /ws. */
+  hub?: HubOptions;
 }
 
 export interface RunningServer {
@@ -64,6 +69,8 @@ export interface RunningServer {
   readonly echo: WebSocketServer;
   readonly broadcast: WebSocketServer;
   readonly channels: SseChannels;
+  /** The realtime hub behind /ws (docs/protocol.md). */
+  readonly hub: Hub;
   close(): Promise<void>;
 }
 
@@ -92,7 +99,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         .end(page);
     } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-    } else if (path === '/echo' || path === '/broadcast') {
+    } else if (path === '/echo' || path === '/broadcast' || path === '/ws') {
       // HTTP/2 has no Upgrade header (a connection-specific field, RFC 9113 section 8.2.2).
       const headers: Record<string, string> = { 'Content-Type': 'text/plain' };
       if (req.httpVersionMajor < 2) headers.Upgrade = 'websocket';
@@ -142,6 +149,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     });
   });
 
+  const hub = new Hub(options.hub);
+  const hubSockets = new WebSocketServer({ ...common, path: '/ws', handleProtocols: chooseHubProtocol });
+  serveHubOverWebSocket(hub, hubSockets);
+
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 8080, host, () => {
@@ -159,9 +170,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     echo,
     broadcast,
     channels,
+    hub,
     async close() {
       channels.closeAll();
-      await Promise.all([echo.close(), broadcast.close()]);
+      await hub.close();
+      await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         for (const socket of sockets) socket.destroy();
