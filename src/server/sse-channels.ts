@@ -106,7 +106,13 @@ export class SseChannels {
     stream.on('close', () => {
       channel.subscribers.delete(stream);
       // A channel that never had an event holds nothing worth keeping (and counts against maxChannels).
-      if (channel.subscribers.size === 0 && channel.log.lastId === 0) this.channels.delete(channel.name);
+      if (
+        channel.subscribers.size === 0 &&
+        channel.log.lastId === 0 &&
+        this.channels.get(channel.name) === channel
+      ) {
+        this.channels.delete(channel.name);
+      }
     });
   }
 

@@ -113,7 +113,6 @@ export class Hub {
   /** Local subscribers per channel. */
   private readonly local = new Map<string, Set<Session>>();
   private readonly runtime = new WeakMap<Subscription, SubscriptionRuntime>();
-  private readonly lastSent = new WeakMap<Session, number>();
   private readonly authorize: HubOptions['authorize'];
   private readonly maxMessageBytes: number;
   private readonly maxSubscriptions: number;
@@ -379,7 +378,6 @@ export class Hub {
     if (sub.presence) {
       await this.broker.join(m.channel, { session: session.id, user: session.user }).catch(() => false);
     }
-    session.flush();
   }
 
   private async unsubscribe(
@@ -423,7 +421,6 @@ export class Hub {
       const sub = session.subscriptions.get(publication.channel);
       if (sub === undefined) continue;
       this.deliver(session, sub, publication, text);
-      session.flush();
     }
   }
 
@@ -480,7 +477,6 @@ export class Hub {
     } catch {
       if (session.subscriptions.get(sub.channel) === sub && sub.generation === generation)
         this.gap(session, sub);
-      session.flush();
       return;
     }
     if (session.subscriptions.get(sub.channel) !== sub || sub.generation !== generation) return;
@@ -489,7 +485,6 @@ export class Hub {
     } else {
       this.catchUp(session, sub, recovery.publications);
     }
-    session.flush();
   }
 
   /** Stop queuing the channel, remove what is queued of it, and tell the client to resubscribe. */
@@ -533,7 +528,6 @@ export class Hub {
       const sub = session.subscriptions.get(channel);
       if (sub?.presence !== true || session.id === member.session) continue;
       session.enqueue(text, null);
-      session.flush();
     }
   }
 
@@ -547,8 +541,10 @@ export class Hub {
         if (now - session.lastSeen > this.liveness) {
           this.detach(session, transport);
           transport.close(HubCloseCode.Unresponsive, 'no message or pong from the client in time');
-        } else if (now - (this.lastSent.get(session) ?? 0) >= this.pingInterval) {
-          this.reply(session, { type: 'ping' });
+        } else {
+          if (session.wrote) session.lastSent = now;
+          session.wrote = false;
+          if (now - session.lastSent >= this.pingInterval) this.reply(session, { type: 'ping' });
         }
       } else if (session.detachedAt !== null && now - session.detachedAt > this.ttl) {
         this.end(session);
@@ -600,8 +596,6 @@ export class Hub {
 
   private reply(session: Session, message: ServerMessage): void {
     session.enqueue(encodeServerMessage(message), null);
-    this.lastSent.set(session, this.clock.now());
-    session.flush();
   }
 
   private fail(session: Session, id: number, code: HubErrorCode, message: string): void {

@@ -60,6 +60,9 @@ export class Session {
   detachedAt: number | null = null;
   /** Bad messages in a row (ProtocolViolation past a bound). */
   strikes = 0;
+  /** Whether anything was written since the hub's last sweep, and when the sweep last saw a write (pings). */
+  wrote = false;
+  lastSent = 0;
 
   constructor(
     readonly id: string,
@@ -92,7 +95,10 @@ export class Session {
       transport.write(next.text);
       wrote = true;
     }
-    if (wrote) transport.commit();
+    if (wrote) {
+      this.wrote = true;
+      transport.commit();
+    }
   }
 
   get policy(): QueuePolicyOptions['policy'] {
