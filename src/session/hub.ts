@@ -161,6 +161,11 @@ export class Hub {
       const old = session.transport;
       session.transport = null;
       if (old !== null && old !== transport) old.close(1000, 'replaced by a new transport');
+      // What was queued for the old transport would come before `connected`, and after a hole (what
+      // was in flight on the old one). The client resubscribes from the positions it holds (protocol):
+      // until then nothing of its channels is queued; a lost ack comes back when it retries the cmid.
+      session.queue.clear();
+      for (const sub of session.subscriptions.values()) sub.state = 'gapped';
       session.detachedAt = null;
       session.lastSeen = now;
       resumed = true;

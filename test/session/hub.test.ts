@@ -240,6 +240,29 @@ describe('Hub sessions and liveness', () => {
     );
   });
 
+  it('on a resumed session sends connected first, nothing queued for the old transport, and the rest once the client resubscribes', async () => {
+    const { hub } = hubWith();
+    const t1 = new MemoryTransport();
+    const s = hub.open(t1, anonymous);
+    send(hub, s, { type: 'subscribe', id: 1, channel: 'feed' });
+    await settle();
+    await hub.publish('feed', 'm1');
+    t1.writable = false; // m2 and m3 wait in the queue, then the socket dies
+    await hub.publish('feed', 'm2');
+    await hub.publish('feed', 'm3');
+    hub.detach(s, t1);
+    const t2 = new MemoryTransport();
+    hub.open(t2, anonymous, s.id);
+    await hub.publish('feed', 'm4');
+    assert.deepEqual(
+      t2.received.map((m) => m.type),
+      ['connected'],
+    );
+    send(hub, s, { type: 'subscribe', id: 2, channel: 'feed', since: { epoch: 'E1', offset: 1 } });
+    await settle();
+    assert.deepEqual(t2.data('feed'), ['m2', 'm3', 'm4']);
+  });
+
   it('pings every interval, and closes with 4009 a transport from which nothing came within the bound', async () => {
     const { hub, clock } = hubWith({ pingIntervalMs: 1000, livenessTimeoutMs: 3000 });
     const quiet = new MemoryTransport();
