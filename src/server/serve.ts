@@ -5,6 +5,7 @@
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
  *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
  *   WS  /ws          the realtime hub, subprotocol conduit.v1 (docs/protocol.md, hub-websocket.ts)
+ *   GET /hub/sse, GET /hub/poll, POST /hub/send   the hub over SSE and long-polling (hub-http.ts)
  *   GET  /sse?channel=NAME      SSE stream of a channel, resumable with Last-Event-ID (sse-channels.ts)
  *   POST /publish?channel=NAME  publish the body to a channel: 202 {"id": n}
  */
@@ -29,6 +30,8 @@ import { Hub, type HubOptions } from '../session/hub.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
+import { HubAccess, type HubAccessOptions } from './hub-access.js';
+import { HUB_HTTP_PATHS, HubHttp, type HubHttpOptions } from './hub-http.js';
 import { chooseHubProtocol, serveHubOverWebSocket } from './hub-websocket.js';
 import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 
@@ -56,8 +59,12 @@ export interface ServeOptions {
   perMessageDeflate?: false | PerMessageDeflateOptions;
   /** /sse and /publish: replay buffer per channel (default 1000 events), limits, stream options. */
   sse?: SseChannelsOptions;
-  /** The realtime hub behind /ws. */
+  /** The realtime hub behind /ws, /hub/sse and /hub/poll. */
   hub?: HubOptions;
+  /** Who may use the hub, on every transport: Origin allow-list and signed tokens (hub-access.ts). */
+  access?: HubAccessOptions;
+  /** The hub's HTTP transports: poll timeout, POST size (hub-http.ts). */
+  hubHttp?: HubHttpOptions;
 }
 
 export interface RunningServer {
@@ -80,12 +87,18 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const host = options.host ?? '127.0.0.1';
   const page = await readFile(DEMO_PAGE);
   const channels = new SseChannels(options.sse);
+  const access = new HubAccess(options.access);
+  const hub = new Hub(options.hub);
+  const hubHttp = new HubHttp(hub, access, options.hubHttp);
+  const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
   ) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/publish') {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (hubPaths.includes(path)) {
+      hubHttp.handle(req, res, path);
+    } else if (path === '/publish') {
       if (req.method === 'POST') channels.publish(req, res);
       else res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');
     } else if (path === '/sse') {
@@ -149,9 +162,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     });
   });
 
-  const hub = new Hub(options.hub);
-  const hubSockets = new WebSocketServer({ ...common, path: '/ws', handleProtocols: chooseHubProtocol });
-  serveHubOverWebSocket(hub, hubSockets);
+  const hubSockets = new WebSocketServer({
+    ...common,
+    path: '/ws',
+    handleProtocols: chooseHubProtocol,
+    origins: (origin) => access.originAllowed(origin),
+  });
+  serveHubOverWebSocket(hub, hubSockets, access);
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -174,6 +191,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     async close() {
       channels.closeAll();
       await hub.close();
+      hubHttp.close();
       await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -12,11 +12,10 @@
  * that arrives in the middle of a turn first has the turn's events flushed to the others, then gets
  * the log from its Last-Event-ID: nothing twice, nothing out of order.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { encodeEvent } from '../protocol/sse/encoder.js';
 import { SseStream, type SseStreamOptions } from '../transports/sse/stream.js';
 import { ChannelLog } from './channel-log.js';
+import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
 
 export interface SseChannelsOptions {
   /** Events kept per channel for replay. Default 1000. */
@@ -38,8 +37,8 @@ export interface SseChannelsOptions {
   stream?: SseStreamOptions;
 }
 
-type Request = IncomingMessage | Http2ServerRequest;
-type Response = ServerResponse | Http2ServerResponse;
+type Request = HttpRequest;
+type Response = HttpResponse;
 
 interface Channel {
   readonly name: string;
@@ -120,34 +119,13 @@ export class SseChannels {
   publish(req: Request, res: Response): void {
     const channel = this.channelFor(req, res);
     if (channel === null) return;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > this.maxPublishBytes) {
-        refused = true;
-        reply(res, 413, { error: `body over ${this.maxPublishBytes} bytes` }, true);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
-      } catch {
-        reply(res, 400, { error: 'the body is not UTF-8 text' });
-        return;
-      }
+    void readTextBody(req, res, this.maxPublishBytes).then((text) => {
+      if (text === null) return;
       // Looked up again: while the body came, the channel may have been dropped (see subscribe and evict).
       const target = this.channel(channel.name);
-      if (target === null) reply(res, 503, { error: 'too many channels' });
-      else reply(res, 202, { id: this.publishText(target, text) });
+      if (target === null) replyJson(res, 503, { error: 'too many channels' });
+      else replyJson(res, 202, { id: this.publishText(target, text) });
     });
-    req.on('error', () => undefined);
   }
 
   /** Publish from the server itself; returns the event id. */
@@ -223,11 +201,11 @@ export class SseChannels {
   private channelFor(req: Request, res: Response): Channel | null {
     const name = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('channel');
     if (name === null || !CHANNEL_NAME.test(name)) {
-      reply(res, 400, { error: 'channel: 1-128 characters of A-Z a-z 0-9 . _ : -' });
+      replyJson(res, 400, { error: 'channel: 1-128 characters of A-Z a-z 0-9 . _ : -' });
       return null;
     }
     const channel = this.channel(name);
-    if (channel === null) reply(res, 503, { error: 'too many channels' });
+    if (channel === null) replyJson(res, 503, { error: 'too many channels' });
     return channel;
   }
 
@@ -248,15 +226,4 @@ export class SseChannels {
     }
     return channel;
   }
-}
-
-function reply(res: Response, status: number, body: unknown, close = false): void {
-  const text = `${JSON.stringify(body)}\n`;
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  };
-  // An HTTP/1.1 body we stop reading: close the connection after the answer.
-  if (close && (res as ServerResponse).req?.httpVersionMajor === 1) headers.connection = 'close';
-  (res as ServerResponse).writeHead(status, headers).end(text);
 }

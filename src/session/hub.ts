@@ -241,6 +241,11 @@ export class Hub {
     }
   }
 
+  /** The client showed it is there without a message (a long-poll request): liveness. */
+  seen(session: Session): void {
+    session.lastSeen = this.clock.now();
+  }
+
   /** The transport is writable again. */
   drained(session: Session): void {
     session.flush();

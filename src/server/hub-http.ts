@@ -1,0 +1,172 @@
+/**
+ * The hub over plain HTTP, for networks where WebSocket does not get through (docs/protocol.md):
+ *
+ *   GET  /hub/sse?session=S            SSE stream of hub messages (hub-sse.ts)
+ *   GET  /hub/poll?t=T&session=S       long-poll: waits for hub messages, answers NDJSON (hub-polling.ts)
+ *   POST /hub/send?session=S           client messages, one JSON per line; 204
+ *
+ * `session` names the session to resume (absent on the first connection). `t` is the polling
+ * transport's id, chosen by the client (16-64 characters of A-Z a-z 0-9 _ -): the first GET with a new
+ * `t` opens the transport and is answered at once with `connected`. Every request passes the Origin
+ * allow-list (403) and, with tokens on, carries the token (401 TOKEN_INVALID); a POST's user must be the
+ * session's (403). HTTP/1.1 and HTTP/2 alike (the compatibility API).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Hub, HubIdentity } from '../session/hub.js';
+import type { Session } from '../session/session.js';
+import { SseStream } from '../transports/sse/stream.js';
+import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
+import { type HubAccess, TokenError } from './hub-access.js';
+import { PollingTransport } from './hub-polling.js';
+import { sseTransport } from './hub-sse.js';
+
+export interface HubHttpOptions {
+  /** How long a long-poll GET waits for a message before answering empty, ms. Default 25 s. */
+  pollTimeoutMs?: number;
+  /** Largest POST body, bytes (413 past it). Default 1 MiB. */
+  maxPostBytes?: number;
+  /** SSE keepalive comment interval, ms. Default 15 s. */
+  sseKeepAliveMs?: number;
+}
+
+export const HUB_HTTP_PATHS = ['/hub/sse', '/hub/poll', '/hub/send'] as const;
+
+const TRANSPORT_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
+export class HubHttp {
+  private readonly polling = new Map<string, { transport: PollingTransport; session: Session }>();
+  private readonly pollTimeoutMs: number;
+  private readonly maxPostBytes: number;
+  private readonly sseKeepAliveMs: number;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly access: HubAccess,
+    options: HubHttpOptions = {},
+  ) {
+    this.pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
+    this.maxPostBytes = options.maxPostBytes ?? 1024 * 1024;
+    this.sseKeepAliveMs = options.sseKeepAliveMs ?? 15_000;
+  }
+
+  /** Polling transports open now. */
+  get pollingTransports(): number {
+    return this.polling.size;
+  }
+
+  /** Handle a request to one of HUB_HTTP_PATHS. */
+  handle(req: HttpRequest, res: HttpResponse, path: string): void {
+    const origin = req.headers.origin;
+    if (!this.access.originAllowed(origin)) {
+      replyJson(res, 403, { error: 'origin not allowed' });
+      return;
+    }
+    const cors = corsHeaders(origin);
+    if (req.method === 'OPTIONS') {
+      (res as ServerResponse)
+        .writeHead(204, {
+          ...cors,
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'authorization, content-type, last-event-id',
+          'access-control-max-age': '600',
+        })
+        .end();
+      return;
+    }
+    const method = path === '/hub/send' ? 'POST' : 'GET';
+    if (req.method !== method) {
+      replyJson(res, 405, { error: `${path} takes ${method}` }, false, { ...cors, allow: method });
+      return;
+    }
+    for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+    const url = new URL(req.url ?? '/', 'http://hub.invalid');
+    void this.access.identify(url, req.headers.authorization).then(
+      (identity) => {
+        if (path === '/hub/sse') this.sse(req, res, url, identity);
+        else if (path === '/hub/poll') this.poll(res, url, identity);
+        else void this.send(req, res, url, identity);
+      },
+      (error: unknown) => {
+        const message = error instanceof TokenError ? error.message : 'the token could not be checked';
+        replyJson(res, 401, { type: 'error', code: 'TOKEN_INVALID', message });
+      },
+    );
+  }
+
+  /** Close every polling transport (the hub closes the sessions' transports itself). */
+  close(): void {
+    for (const { transport } of [...this.polling.values()]) transport.close(1001, 'server shutting down');
+  }
+
+  private sse(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): void {
+    if (res.writableEnded || res.destroyed) return;
+    const stream = new SseStream(req, res, {
+      keepAliveMs: this.sseKeepAliveMs,
+      // The hub holds messages in the session queue past 256 KiB (hub-sse.ts); this is a last resort.
+      maxBufferedBytes: 16 * 1024 * 1024,
+    });
+    const transport = sseTransport(stream);
+    const session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    // http's response emits 'drain'; http2's compatibility response leaves it to its stream.
+    const writable = 'stream' in res ? res.stream : res;
+    writable.on('drain', () => this.hub.drained(session));
+    stream.on('close', () => this.hub.detach(session, transport));
+  }
+
+  private poll(res: HttpResponse, url: URL, identity: HubIdentity): void {
+    if (res.writableEnded || res.destroyed) return;
+    const id = url.searchParams.get('t') ?? '';
+    if (!TRANSPORT_ID.test(id)) {
+      replyJson(res, 400, { error: 't: 16-64 characters of A-Z a-z 0-9 _ -' });
+      return;
+    }
+    const existing = this.polling.get(id);
+    if (existing !== undefined && !existing.transport.closed) {
+      if (existing.session.user !== identity.user) {
+        replyJson(res, 403, { error: 'that transport belongs to another user' });
+        return;
+      }
+      this.hub.seen(existing.session);
+      existing.transport.attach(res);
+      this.hub.drained(existing.session);
+      return;
+    }
+    const transport = new PollingTransport(this.pollTimeoutMs, () => {
+      if (this.polling.get(id)?.transport === transport) this.polling.delete(id);
+    });
+    transport.attach(res);
+    const session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    if (!transport.closed) this.polling.set(id, { transport, session });
+  }
+
+  private async send(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
+    const id = url.searchParams.get('session') ?? '';
+    const session = this.hub.session(id);
+    if (session === undefined) {
+      const message = 'that session is unknown or expired: reconnect';
+      replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message }, true);
+      return;
+    }
+    if (session.user !== identity.user) {
+      replyJson(res, 403, { error: 'that session belongs to another user' }, true);
+      return;
+    }
+    const body = await readTextBody(req, res, this.maxPostBytes);
+    if (body === null) return;
+    // The session may have ended while the body came; its messages would answer nobody.
+    if (this.hub.session(id) !== session) {
+      replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message: 'the session ended' });
+      return;
+    }
+    for (const line of body.split('\n')) {
+      if (line.trim() !== '') this.hub.receive(session, line);
+    }
+    (res as ServerResponse).writeHead(204).end();
+  }
+}
+
+function corsHeaders(origin: string | undefined): Record<string, string> {
+  // Only reached for allowed origins (or when every origin is allowed).
+  if (origin === undefined) return {};
+  return { 'access-control-allow-origin': origin, vary: 'Origin' };
+}

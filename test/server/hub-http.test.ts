@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
+import { pollingClient, post, sseClient, wsClient } from '../support/hub-clients.js';
+
+let server: RunningServer;
+before(async () => {
+  server = await startServer({ port: 0, hubHttp: { pollTimeoutMs: 300 } });
+});
+after(() => server.close());
+
+describe('conduit serve: the hub over SSE + POST and long-polling', () => {
+  it('delivers the same publications, with acks, to subscribers on WebSocket, SSE and long-polling', async () => {
+    const ws = await wsClient(server.url);
+    const sse = await sseClient(server.url);
+    const poll = await pollingClient(server.url);
+    for (const [client, kind] of [
+      [ws, 'websocket'],
+      [sse, 'sse'],
+      [poll, 'polling'],
+    ] as const) {
+      assert.equal((await client.next('connected')).transport, kind);
+      await client.send({ type: 'subscribe', id: 1, channel: 'room' });
+      await client.next('subscribed');
+    }
+    await sse.send({ type: 'publish', id: 2, channel: 'room', data: 'from sse', cmid: 's-1' });
+    await poll.send({ type: 'publish', id: 2, channel: 'room', data: 'from polling', cmid: 'p-1' });
+    assert.equal((await sse.next('ack')).id, 2);
+    assert.equal((await poll.next('ack')).id, 2);
+    for (const client of [ws, sse, poll]) {
+      const first = await client.next('message');
+      const second = await client.next('message');
+      assert.deepEqual([first.data, second.data], ['from sse', 'from polling']);
+      assert.equal(second.offset, first.offset + 1);
+    }
+    for (const client of [ws, sse, poll]) client.kill();
+  });
+
+  it('answers a waiting long-poll as soon as a message comes, and an idle one empty after the poll timeout', async () => {
+    const poll = await pollingClient(server.url);
+    await poll.send({ type: 'subscribe', id: 1, channel: 'quiet' });
+    await poll.next('subscribed');
+    const before = poll.polls();
+    await new Promise((r) => setTimeout(r, 800));
+    // 300 ms poll timeout: two or three empty answers in 800 ms, not a busy loop and not none.
+    const empty = poll.polls() - before;
+    assert.ok(empty >= 2 && empty <= 4, `${empty} polls in 800 ms`);
+    const sent = Date.now();
+    await server.hub.publish('quiet', 'now');
+    assert.equal((await poll.next('message')).data, 'now');
+    assert.ok(Date.now() - sent < 200, 'the waiting poll was answered at once');
+    poll.kill();
+  });
+
+  it('keeps the session across a change of transport: WebSocket, then long-polling, then SSE, with nothing lost', async () => {
+    const ws = await wsClient(server.url);
+    const session = ws.session;
+    await ws.send({ type: 'subscribe', id: 1, channel: 'move', presence: true });
+    const subscribed = await ws.next('subscribed');
+    await server.hub.publish('move', 'one');
+    const one = await ws.next('message');
+    ws.kill();
+    // Published while the client is between transports.
+    await server.hub.publish('move', 'two');
+    const poll = await pollingClient(server.url, `?session=${session}`);
+    const hello = await poll.next('connected');
+    assert.deepEqual([hello.session, hello.resumed, hello.transport], [session, true, 'polling']);
+    await poll.send({
+      type: 'subscribe',
+      id: 2,
+      channel: 'move',
+      since: { epoch: one.epoch, offset: one.offset },
+    });
+    const resubscribed = await poll.next('subscribed');
+    assert.equal(resubscribed.recovered, true);
+    assert.equal((await poll.next('message')).data, 'two');
+    poll.kill();
+    await server.hub.publish('move', 'three');
+    const sse = await sseClient(server.url, `?session=${session}`);
+    assert.equal((await sse.next('connected')).resumed, true);
+    await sse.send({
+      type: 'subscribe',
+      id: 3,
+      channel: 'move',
+      since: { epoch: subscribed.epoch, offset: one.offset + 1 },
+    });
+    await sse.next('subscribed');
+    assert.equal((await sse.next('message')).data, 'three');
+    // Presence went on without a leave: the member is the same session.
+    await sse.send({ type: 'presence', id: 4, channel: 'move' });
+    assert.deepEqual(
+      (await sse.next('presence')).members.map((m) => m.session),
+      [session],
+    );
+    sse.kill();
+  });
+
+  it('a newer long-poll of the same transport answers the older one empty, and the stream goes on', async () => {
+    const t = 'abcdefghijklmnopqrstuvwx';
+    const first = await fetch(`${server.url}/hub/poll?t=${t}`);
+    const hello = JSON.parse((await first.text()).trim()) as { session: string };
+    const older = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.session}`);
+    await new Promise((r) => setTimeout(r, 50));
+    const newer = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.session}`);
+    assert.equal(await (await older).text(), '');
+    await post(server.url, hello.session, [{ type: 'ping' }]);
+    assert.deepEqual(JSON.parse((await (await newer).text()).trim()), { type: 'pong' });
+  });
+
+  it('refuses bad requests with the right status and keeps the session', async () => {
+    const poll = await pollingClient(server.url);
+    const unknown = await post(server.url, 'no-such-session', [{ type: 'ping' }]);
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { code: string }).code, 'SESSION_UNKNOWN');
+    const big = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+      method: 'POST',
+      body: 'x'.repeat(1024 * 1024 + 1),
+    });
+    assert.equal(big.status, 413);
+    const notUtf8 = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+      method: 'POST',
+      body: new Uint8Array([0xff, 0xfe]),
+    });
+    assert.equal(notUtf8.status, 400);
+    assert.equal((await fetch(`${server.url}/hub/poll?t=short`)).status, 400);
+    assert.equal((await fetch(`${server.url}/hub/send`)).status, 405);
+    assert.equal((await fetch(`${server.url}/hub/sse`, { method: 'POST' })).status, 405);
+    // Bad lines in a POST get their protocol errors on the downstream; the good line still goes.
+    const mixed = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+      method: 'POST',
+      body: 'not json\n{"type":"warp","id":7,"channel":"x"}\n{"type":"ping"}\n',
+    });
+    assert.equal(mixed.status, 204);
+    assert.equal((await poll.next('error')).code, 'BAD_MESSAGE');
+    const unknownType = await poll.next('error');
+    assert.deepEqual([unknownType.code, unknownType.id], ['UNKNOWN_TYPE', 7]);
+    await poll.next('pong');
+    poll.kill();
+  });
+});
+
+describe('conduit serve: hub liveness over HTTP transports', () => {
+  let quick: RunningServer;
+  before(async () => {
+    quick = await startServer({
+      port: 0,
+      hub: { pingIntervalMs: 100, livenessTimeoutMs: 400 },
+      hubHttp: { pollTimeoutMs: 5000 },
+    });
+  });
+  after(() => quick.close());
+
+  it('pings an SSE client, and closes it with 4009 when its POSTs stop', async () => {
+    const sse = await sseClient(quick.url);
+    await sse.next('ping', 1000);
+    await sse.send({ type: 'pong' });
+    const bye = await sse.next('disconnect', 2000);
+    assert.deepEqual([bye.code, bye.reconnect], [4009, true]);
+    await sse.closed;
+  });
+
+  it('closes a long-polling transport whose client stopped polling, and the session can still resume', async () => {
+    const poll = await pollingClient(quick.url);
+    const session = poll.session;
+    poll.kill();
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(quick.hub.stats().transports.polling, 0);
+    const again = await pollingClient(quick.url, `?session=${session}`);
+    assert.equal((await again.next('connected')).resumed, true);
+    again.kill();
+  });
+});
