@@ -1,5 +1,18 @@
 /** Conduit's public API. */
 
+export {
+  type ClientEvents as HubClientEvents,
+  type ClientState as HubClientState,
+  ConduitClient,
+  type ConnectOptions as HubConnectOptions,
+  HubError,
+  type HubMessage,
+  type Member as HubMember,
+  type Position as HubPosition,
+  type SubscribedInfo,
+  Subscription as HubSubscription,
+} from './client/index.js';
+export { connectHub } from './client/node.js';
 export type {
   DeflateMode,
   PerMessageDeflateOptions,
@@ -10,8 +23,11 @@ export { encodeComment, encodeEvent, encodeRetry, type SseMessage } from './prot
 export { EventStreamParser, type SseEvent, type SseItem } from './protocol/sse/parser.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/ws/close-codes.js';
 export type { FrameInfo } from './protocol/ws/connection.js';
+export { HubAccess, type HubAccessOptions } from './server/hub-access.js';
+export type { HubHttpOptions } from './server/hub-http.js';
 export { type RunningServer, type ServeOptions, startServer } from './server/serve.js';
 export { SseChannels, type SseChannelsOptions } from './server/sse-channels.js';
+export { Hub, type HubIdentity, type HubOptions, type HubStats } from './session/hub.js';
 export { SseStream, type SseStreamOptions } from './transports/sse/stream.js';
 export { type ClientOptions, connect } from './transports/ws/client.js';
 export {

@@ -1,6 +1,7 @@
 /**
  * The composition root behind `conduit serve`: one HTTP (or HTTPS) server carrying
  *   GET /            the demo page
+ *   GET /conduit.js  the hub's browser client, one ESM file (src/client, bundled by `npm run build`)
  *   GET /healthz     liveness probe
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
  *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
@@ -9,6 +10,7 @@
  *   GET  /sse?channel=NAME      SSE stream of a channel, resumable with Last-Event-ID (sse-channels.ts)
  *   POST /publish?channel=NAME  publish the body to a channel: 202 {"id": n}
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
@@ -24,6 +26,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import { Hub, type HubOptions } from '../session/hub.js';
@@ -82,10 +85,23 @@ export interface RunningServer {
 }
 
 const DEMO_PAGE = fileURLToPath(new URL('../../../demo/index.html', import.meta.url));
+const CLIENT_BUNDLE = fileURLToPath(new URL('../../client/conduit.js', import.meta.url));
+
+/** The client bundle, plain and gzipped, with its ETag; null when it was not built. */
+async function loadBundle(): Promise<{ plain: Buffer; gzip: Buffer; etag: string } | null> {
+  try {
+    const plain = await readFile(CLIENT_BUNDLE);
+    const etag = `"${createHash('sha256').update(plain).digest('base64url').slice(0, 22)}"`;
+    return { plain, gzip: gzipSync(plain, { level: 9 }), etag };
+  } catch {
+    return null;
+  }
+}
 
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const page = await readFile(DEMO_PAGE);
+  const bundle = await loadBundle();
   const channels = new SseChannels(options.sse);
   const access = new HubAccess(options.access);
   const hub = new Hub(options.hub);
@@ -110,6 +126,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       res
         .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length })
         .end(page);
+    } else if (path === '/conduit.js') {
+      serveBundle(req, res, bundle);
     } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
     } else if (path === '/echo' || path === '/broadcast' || path === '/ws') {
@@ -199,6 +217,33 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       });
     },
   };
+}
+
+function serveBundle(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  bundle: { plain: Buffer; gzip: Buffer; etag: string } | null,
+): void {
+  const r = res as ServerResponse;
+  if (bundle === null) {
+    r.writeHead(503, { 'Content-Type': 'text/plain' }).end('the client bundle is not built: npm run build\n');
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'text/javascript; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    ETag: bundle.etag,
+    Vary: 'Accept-Encoding',
+  };
+  if (req.headers['if-none-match'] === bundle.etag) {
+    r.writeHead(304, headers).end();
+    return;
+  }
+  const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  const body = gzip ? bundle.gzip : bundle.plain;
+  if (gzip) headers['Content-Encoding'] = 'gzip';
+  headers['Content-Length'] = body.length;
+  r.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : body);
 }
 
 function sendOrShed(client: WebSocketConnection, message: PreparedMessage, limit: number): void {
