@@ -12,8 +12,11 @@ const HELP = `Usage: conduit serve [options]
   --heartbeat MS    ping interval, 0 to disable (default 30000)
   --deflate MODE    permessage-deflate: shared (default; no zlib state kept per connection),
                     dedicated (context takeover: better ratio, ~300 KiB per busy connection) or off
+  --no-demo         no simulated market feed and no /demo/token (the demo page still loads)
 
-Endpoints: GET / (demo page), WS /echo, WS /broadcast, GET /healthz,
+Endpoints: GET / (demo page: chat, market ticker), GET /conduit.js (hub client),
+the hub: WS /ws (conduit.v1), GET /hub/sse, GET /hub/poll, POST /hub/send (docs/protocol.md),
+WS /echo, WS /broadcast, GET /ws-console, GET /healthz,
 GET /sse?channel=NAME (Server-Sent Events, resumable with Last-Event-ID),
 POST /publish?channel=NAME (the body is published; 202 {"id": n}).
 Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).`;
@@ -30,6 +33,7 @@ export async function runServe(argv: string[]): Promise<number> {
       'max-payload': { type: 'string' },
       heartbeat: { type: 'string' },
       deflate: { type: 'string', default: 'shared' },
+      'no-demo': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -48,6 +52,7 @@ export async function runServe(argv: string[]): Promise<number> {
       : undefined;
   const server = await startServer({
     perMessageDeflate: parseDeflateMode(values.deflate),
+    demo: values['no-demo'] !== true,
     host: values.host,
     port,
     tls,
@@ -58,7 +63,7 @@ export async function runServe(argv: string[]): Promise<number> {
   });
   const ws = server.url.replace(/^http/, 'ws');
   process.stdout.write(
-    `conduit serving ${server.url}/  (WebSocket: ${ws}/echo, ${ws}/broadcast; SSE: ${server.url}/sse?channel=NAME)\n`,
+    `conduit serving ${server.url}/  (hub: ${ws}/ws, ${server.url}/hub/sse, /hub/poll; WebSocket: ${ws}/echo, ${ws}/broadcast; SSE: ${server.url}/sse?channel=NAME)\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -50,6 +50,8 @@ export interface ConnectOptions {
   backoffMaxMs?: number;
   /** Publishes waiting for their ack, at most (more are refused with LIMIT). Default 1,000. */
   maxPendingPublishes?: number;
+  /** A session to resume (another client's `session`, e.g. when switching transports by hand). */
+  session?: string;
   /** Paths on the server. Default /ws, /hub/sse, /hub/poll, /hub/send. */
   paths?: Partial<TransportContext['paths']>;
   /** Implementations for Node or tests; default: the globals. */
@@ -117,6 +119,7 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
   ) {
     super();
     this.transports = options.transports ?? ['websocket', 'sse', 'polling'];
+    this.session = options.session ?? null;
     if (this.transports.length === 0) throw new RangeError('transports: at least one');
     const location = (globalThis as { location?: { href: string } }).location;
     const base = new URL(url, location?.href).href.replace(/\/+$/, '');
@@ -201,12 +204,15 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
     this.lost({ code: 1006, reason: 'dropped by the application', unauthorized: false });
   }
 
-  /** Close for good: pending publishes are refused with CLOSED. */
-  close(): void {
+  /**
+   * Close for good: pending publishes are refused with CLOSED. The server ends the session at once
+   * (presence leaves) unless `keepSession`, for another client that resumes it (`options.session`).
+   */
+  close(options: { keepSession?: boolean } = {}): void {
     if (this.state === 'closed') return;
     this.setState('closed');
     this.clearTimers();
-    this.current?.transport.close();
+    this.current?.transport.close(this.live && options.keepSession !== true);
     this.current = null;
     const closed = new HubError('CLOSED', 'the client is closed');
     for (const p of this.publishes.values()) p.reject(closed);

@@ -29,9 +29,19 @@ export class Poster {
     if (!this.inFlight) void this.post();
   }
 
-  stop(): void {
+  /** Stop; with `bye`, one last request tells the server the session is over (it outlives the page). */
+  stop(bye = false): void {
     this.stopped = true;
     this.controller.abort();
+    if (!bye) return;
+    void this.context
+      .fetch(`${this.context.base}${this.context.paths.send}?${this.context.query()}`, {
+        method: 'POST',
+        body: '{"type":"bye"}',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        keepalive: true,
+      })
+      .catch(() => undefined);
   }
 
   get signal(): AbortSignal {

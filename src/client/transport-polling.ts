@@ -44,9 +44,9 @@ export function openPolling(context: TransportContext, handlers: TransportHandle
   return {
     kind: 'polling',
     send: (text) => poster.send(text),
-    close: () => {
+    close: (bye) => {
       ended = true;
-      poster.stop();
+      poster.stop(bye);
     },
   };
 }

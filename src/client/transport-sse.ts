@@ -23,10 +23,10 @@ export function openSse(context: TransportContext, handlers: TransportHandlers):
   return {
     kind: 'sse',
     send: (text) => poster.send(text),
-    close: () => {
+    close: (bye) => {
       ended = true;
       source.close();
-      poster.stop();
+      poster.stop(bye);
     },
   };
 }

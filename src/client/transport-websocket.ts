@@ -21,9 +21,11 @@ export function openWebSocket(context: TransportContext, handlers: TransportHand
     send: (text) => {
       if (ws.readyState === 1) ws.send(text);
     },
-    close: () => {
+    close: (bye) => {
       closed = true;
-      ws.close(1000, 'client closed');
+      // 1000 ends the session on the server; 4000 (ours) is a drop it keeps the session through.
+      if (bye === true) ws.close(1000, 'bye');
+      else ws.close(4000, 'dropped');
     },
   };
 }

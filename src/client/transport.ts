@@ -22,7 +22,11 @@ export interface TransportHandlers {
 export interface ClientTransport {
   readonly kind: TransportKind;
   send(text: string): void;
-  close(): void;
+  /**
+   * Close it. `bye`: the client is done with its session (sent, then a clean close); without it the
+   * close looks like a network failure to the server, which keeps the session for a resume.
+   */
+  close(bye?: boolean): void;
 }
 
 /** Constructors the client needs: the browser's globals, or Conduit's own classes in Node. */
@@ -45,7 +49,13 @@ export type EventSourceConstructor = new (url: string) => EventSourceLike;
 
 export type FetchFunction = (
   url: string,
-  init?: { method?: string; body?: string; headers?: Record<string, string>; signal?: AbortSignal },
+  init?: {
+    method?: string;
+    body?: string;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    keepalive?: boolean;
+  },
 ) => Promise<{ status: number; text(): Promise<string> }>;
 
 export interface TransportContext {

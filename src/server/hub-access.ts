@@ -17,8 +17,10 @@ export interface HubAccessOptions {
    * 403; requests without one (not from a browser) are allowed. Default: any origin.
    */
   origins?: readonly string[];
-  /** HS256 secret (at least 32 bytes): tokens are required and verified with it. */
+  /** HS256 secret (at least 32 bytes): tokens are verified with it, and required unless `allowAnonymous`. */
   tokenSecret?: string | Uint8Array;
+  /** With a secret: clients without a token are let in as anonymous (a bad token is still refused). */
+  allowAnonymous?: boolean;
   /** Required `aud` claim, if set. */
   tokenAudience?: string;
   /** Required `iss` claim, if set. */
@@ -47,11 +49,6 @@ export class HubAccess {
     }
   }
 
-  /** Whether tokens are required. */
-  get tokensRequired(): boolean {
-    return this.secret !== null;
-  }
-
   /** Whether a request with this Origin header (or none) may use the hub. */
   originAllowed(origin: string | string[] | undefined): boolean {
     if (this.origins === null || origin === undefined) return true;
@@ -62,6 +59,7 @@ export class HubAccess {
   async identify(url: URL, authorization: string | undefined): Promise<HubIdentity> {
     if (this.secret === null) return ANONYMOUS;
     const token = tokenOf(url, authorization);
+    if (token === null && this.options.allowAnonymous === true) return ANONYMOUS;
     if (token === null) throw new TokenError('a token is required (token query parameter or Bearer header)');
     let payload: Record<string, unknown>;
     try {

@@ -55,7 +55,13 @@ export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: Hu
         const opened = hub.open(transport, identity, url.searchParams.get('session'));
         session = opened;
         ws.on('drain', () => hub.drained(opened));
-        ws.on('close', () => hub.detach(opened, transport));
+        ws.on('close', (code) => {
+          // A clean close by the client (1000, or 1001 for a page going away) ends the session; any
+          // other end keeps it for the client to resume. A close the server started (a newer
+          // transport replaced this one) no longer concerns the session: detach ignores it.
+          if ((code === 1000 || code === 1001) && opened.transport === transport) hub.finish(opened);
+          else hub.detach(opened, transport);
+        });
         for (const text of early.splice(0)) hub.receive(opened, text);
       },
       (error: unknown) => {

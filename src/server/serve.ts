@@ -1,6 +1,7 @@
 /**
  * The composition root behind `conduit serve`: one HTTP (or HTTPS) server carrying
- *   GET /            the demo page
+ *   GET /            the demo page (chat with presence, market ticker, transport control)
+ *   GET /ws-console  a raw WebSocket console for /echo and /broadcast
  *   GET /conduit.js  the hub's browser client, one ESM file (src/client, bundled by `npm run build`)
  *   GET /healthz     liveness probe
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
@@ -33,6 +34,7 @@ import { Hub, type HubOptions } from '../session/hub.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
+import { Demo, type DemoOptions } from './demo.js';
 import { HubAccess, type HubAccessOptions } from './hub-access.js';
 import { HUB_HTTP_PATHS, HubHttp, type HubHttpOptions } from './hub-http.js';
 import { chooseHubProtocol, serveHubOverWebSocket } from './hub-websocket.js';
@@ -68,6 +70,12 @@ export interface ServeOptions {
   access?: HubAccessOptions;
   /** The hub's HTTP transports: poll timeout, POST size (hub-http.ts). */
   hubHttp?: HubHttpOptions;
+  /**
+   * The demo page's server side (demo.ts): the market feed and /demo/token. Default false (the CLI
+   * turns it on). Unless `access.tokenSecret` is set, demo tokens are signed with a random secret and
+   * clients without a token stay welcome.
+   */
+  demo?: boolean | DemoOptions;
 }
 
 export interface RunningServer {
@@ -85,6 +93,7 @@ export interface RunningServer {
 }
 
 const DEMO_PAGE = fileURLToPath(new URL('../../../demo/index.html', import.meta.url));
+const CONSOLE_PAGE = fileURLToPath(new URL('../../../demo/ws-console.html', import.meta.url));
 const CLIENT_BUNDLE = fileURLToPath(new URL('../../client/conduit.js', import.meta.url));
 
 /** The client bundle, plain and gzipped, with its ETag; null when it was not built. */
@@ -101,10 +110,18 @@ async function loadBundle(): Promise<{ plain: Buffer; gzip: Buffer; etag: string
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const page = await readFile(DEMO_PAGE);
+  const consolePage = await readFile(CONSOLE_PAGE);
   const bundle = await loadBundle();
   const channels = new SseChannels(options.sse);
-  const access = new HubAccess(options.access);
   const hub = new Hub(options.hub);
+  const demo = options.demo
+    ? new Demo(hub, options.demo === true ? {} : options.demo, options.access?.tokenSecret)
+    : null;
+  const access = new HubAccess(
+    demo !== null && options.access?.tokenSecret === undefined
+      ? { ...options.access, tokenSecret: demo.secret, allowAnonymous: true }
+      : options.access,
+  );
   const hubHttp = new HubHttp(hub, access, options.hubHttp);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
@@ -126,6 +143,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       res
         .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length })
         .end(page);
+    } else if (path === '/ws-console') {
+      res
+        .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': consolePage.length })
+        .end(consolePage);
+    } else if (path === '/demo/token' && demo !== null) {
+      void demo.token(req, res);
     } else if (path === '/conduit.js') {
       serveBundle(req, res, bundle);
     } else if (path === '/healthz') {
@@ -208,6 +231,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     hub,
     async close() {
       channels.closeAll();
+      demo?.close();
       await hub.close();
       hubHttp.close();
       await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);

@@ -196,6 +196,18 @@ export class Hub {
     return session;
   }
 
+  /**
+   * The client is done with its session (a `bye`, or its transport closed cleanly: WebSocket 1000 or
+   * 1001): presence leaves now, the session is forgotten, its transport is closed.
+   */
+  finish(session: Session): void {
+    if (this.sessions.get(session.id) !== session) return;
+    const transport = session.transport;
+    session.transport = null;
+    this.end(session);
+    transport?.close(1000, 'session ended');
+  }
+
   /** The transport went away (closed, failed, a long-poll that was not renewed in time). */
   detach(session: Session, transport: HubTransport): void {
     if (session.transport !== transport) return;
@@ -225,6 +237,9 @@ export class Hub {
         this.reply(session, { type: 'pong' });
         return;
       case 'pong':
+        return;
+      case 'bye':
+        this.finish(session);
         return;
       case 'subscribe':
         void this.subscribe(session, message);

@@ -11,7 +11,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../support/chromium.js';
 import { within } from '../support/interop/peers.js';
 
-const SCREENSHOT = '/tmp/conduit-demo.png';
+const SCREENSHOT = '/tmp/conduit-ws-console.png';
 const available = chromiumAvailable;
 const SKIP = `${CHROMIUM} is missing (apt-get install chromium)`;
 
@@ -45,7 +45,7 @@ describe('headless Chromium talking to conduit serve', { timeout: 60_000 }, () =
     );
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
-    await page.goto(`${running.url}/`);
+    await page.goto(`${running.url}/ws-console`);
   });
 
   after(async () => {
@@ -307,7 +307,7 @@ describe('headless Chromium talking to conduit serve', { timeout: 60_000 }, () =
   it('drives the demo page: connect, type, send, and see the echo in the log', async (t) => {
     if (!available) return t.skip(SKIP);
     serverCloses.length = 0;
-    await page.goto(`${running.url}/`);
+    await page.goto(`${running.url}/ws-console`);
     await page.click('#connect');
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open');
     await page.fill('#text', 'hello from the demo \u2713');

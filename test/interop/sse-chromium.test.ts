@@ -82,7 +82,7 @@ for (const transport of ['http/1.1', 'h2'] as const) {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       try {
         const page = await context.newPage();
-        await page.goto(`${server.url}/`);
+        await page.goto(`${server.url}/ws-console`);
         // Chromium allows 6 HTTP/1.1 connections per host: 20 streams need HTTP/2, or 20 page loads.
         const count = transport === 'h2' ? 20 : 5;
         const result = page.evaluate(pageScript, ['fan', count, 2] as const).catch((e: Error) => e);
@@ -106,7 +106,7 @@ for (const transport of ['http/1.1', 'h2'] as const) {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       try {
         const page = await context.newPage();
-        await page.goto(`${server.url}/`);
+        await page.goto(`${server.url}/ws-console`);
         const result = page.evaluate(pageScript, ['resume', 1, 4] as const);
         const waitSubscribed = async () => {
           const until = Date.now() + 10_000;

@@ -32,7 +32,7 @@ describe('Chromium WebSocket on an HTTP/2 origin', { skip: !chromiumAvailable &&
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     try {
       const page = await context.newPage();
-      await page.goto(`${server.url}/`);
+      await page.goto(`${server.url}/ws-console`);
       const result = await page.evaluate(async () => {
         const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
         const url = `${location.origin.replace('https:', 'wss:')}/echo`;

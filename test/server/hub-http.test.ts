@@ -170,3 +170,58 @@ describe('conduit serve: hub liveness over HTTP transports', () => {
     again.kill();
   });
 });
+
+describe('conduit serve: the client bundle and the demo endpoints', () => {
+  it('serves /conduit.js as JavaScript, gzipped when asked, with an ETag that answers 304', async () => {
+    const { request } = await import('node:http');
+    const get = (headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(`${server.url}/conduit.js`, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+        })
+          .on('error', reject)
+          .end();
+      });
+    const plain = await get({});
+    assert.equal(plain.status, 200);
+    assert.match(String(plain.headers['content-type']), /^text\/javascript/);
+    assert.match(plain.body.toString(), /export\s*\{/);
+    const gzipped = await get({ 'accept-encoding': 'gzip, br' });
+    assert.equal(gzipped.headers['content-encoding'], 'gzip');
+    const { gunzipSync } = await import('node:zlib');
+    assert.deepEqual(gunzipSync(gzipped.body), plain.body);
+    assert.ok(gzipped.body.length < 8 * 1024, `${gzipped.body.length} bytes gzipped`);
+    assert.equal((await get({ 'if-none-match': String(plain.headers.etag) })).status, 304);
+  });
+
+  it('gives demo tokens for a display name, which the hub takes as the user', async () => {
+    const demo = await startServer({ port: 0, demo: { tickMs: 50 } });
+    try {
+      assert.equal((await fetch(`${demo.url}/demo/token?name=${'x'.repeat(25)}`)).status, 400);
+      const { token } = (await (await fetch(`${demo.url}/demo/token?name=Ann%20B`)).json()) as {
+        token: string;
+      };
+      const named = await pollingClient(demo.url, `?token=${token}`, `&token=${token}`);
+      await named.send({ type: 'subscribe', id: 1, channel: 'market.ticker', presence: true });
+      await named.next('subscribed');
+      const tick = await named.next('message');
+      assert.deepEqual(Object.keys(JSON.parse(tick.data).quotes).length, 6);
+      await named.send({ type: 'presence', id: 2, channel: 'market.ticker' });
+      assert.deepEqual(
+        (await named.next('presence')).members.map((m) => m.user),
+        ['Ann B'],
+      );
+      // Without a token: anonymous, still welcome; with a forged one: refused.
+      const anonymous = await pollingClient(demo.url);
+      anonymous.kill();
+      assert.equal((await fetch(`${demo.url}/hub/poll?t=abcdefghijklmnopqrst&token=forged`)).status, 401);
+      named.kill();
+    } finally {
+      await demo.close();
+    }
+  });
+});

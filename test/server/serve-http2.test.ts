@@ -77,7 +77,7 @@ describe('conduit serve over HTTP/2 (TLS, ALPN h2 with HTTP/1.1 beside it)', () 
       assert.equal(session.alpnProtocol, 'h2');
       const page = await request(session, { ':path': '/' });
       assert.equal(page.status, 200);
-      assert.match(page.text, /<title>Conduit<\/title>/);
+      assert.match(page.text, /<title>Conduit · live demo<\/title>/);
       assert.equal((await request(session, { ':path': '/healthz' })).text, 'ok\n');
       const echo = await request(session, { ':path': '/echo' });
       assert.equal(echo.status, 426);
@@ -355,6 +355,65 @@ describe('RFC 8441: the Conduit client', () => {
       await wss.close();
       https.closeAllConnections();
       https.close();
+    }
+  });
+});
+
+describe('the hub over HTTP/2: WebSocket by RFC 8441, SSE and POST as streams of one connection', () => {
+  it('carries /ws by extended CONNECT (conduit.v1), and /hub/sse with POST /hub/send as streams of one connection', async () => {
+    const { connect: wsConnect } = await import('../../src/index.js');
+    const tcp = new Set<unknown>();
+    const onConnection = (socket: unknown) => tcp.add(socket);
+    const connects: string[] = [];
+    const onStream = (_s: unknown, headers: Record<string, unknown>) => {
+      if (headers[':method'] === 'CONNECT') connects.push(`${headers[':protocol']} ${headers[':path']}`);
+    };
+    server.http.on('connection', onConnection);
+    server.http.on('stream', onStream);
+    const session = connect(server.url, { ca: cert });
+    try {
+      const ws = await wsConnect(`wss://127.0.0.1:${server.port}/ws`, {
+        tls: { ca: cert },
+        http2: true,
+        protocols: ['conduit.v1'],
+      });
+      const wsGot: { type: string; data?: string }[] = [];
+      ws.on('message', (data) => wsGot.push(JSON.parse(String(data))));
+      assert.equal(ws.protocol, 'conduit.v1');
+      await waitFor(() => wsGot.some((m) => m.type === 'connected'));
+      ws.send(JSON.stringify({ type: 'subscribe', id: 1, channel: 'h2.room' }));
+      await waitFor(() => wsGot.some((m) => m.type === 'subscribed'));
+
+      // SSE down and POST up, as two more streams of the same HTTP/2 connection.
+      const down = session.request({ ':path': '/hub/sse' });
+      const parser = new EventStreamParser();
+      const sseGot: { type: string; session?: string; id?: number }[] = [];
+      down.on('data', (chunk: Buffer) => {
+        for (const item of parser.feed(chunk)) if (item.kind === 'event') sseGot.push(JSON.parse(item.data));
+      });
+      await waitFor(() => sseGot.some((m) => m.type === 'connected'));
+      const id = sseGot.find((m) => m.type === 'connected')!.session!;
+      const publish = { type: 'publish', id: 7, channel: 'h2.room', data: 'over h2', cmid: 'h2-1' };
+      const posted = await request(
+        session,
+        { ':method': 'POST', ':path': `/hub/send?session=${id}` },
+        JSON.stringify(publish),
+      );
+      assert.equal(posted.status, 204);
+      await waitFor(() => sseGot.some((m) => m.type === 'ack' && m.id === 7));
+      await waitFor(() => wsGot.some((m) => m.type === 'message' && m.data === 'over h2'));
+      assert.deepEqual(connects, ['websocket /ws']);
+      assert.equal(
+        tcp.size,
+        2,
+        'the WebSocket client pools its own connection; SSE and POST share the other',
+      );
+      down.close();
+      ws.close(1000);
+    } finally {
+      session.close();
+      server.http.off('connection', onConnection);
+      server.http.off('stream', onStream);
     }
   });
 });

@@ -30,7 +30,7 @@ describe('conduit serve over TLS', () => {
       }).on('error', reject);
     });
     assert.match(server.url, /^https:/);
-    assert.match(body, /<title>Conduit<\/title>/);
+    assert.match(body, /<title>Conduit · live demo<\/title>/);
   });
 
   it('echoes over wss: with the certificate trusted through the tls option', async () => {

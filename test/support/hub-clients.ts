@@ -7,7 +7,10 @@ import { WebSocket } from 'ws';
 import type { ServerMessage } from '../../src/protocol/hub/messages.js';
 import { EventStreamParser } from '../../src/protocol/sse/parser.js';
 
-export type Message<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+export type Message<T extends ServerMessage['type']> =
+  Extract<ServerMessage, { type: T }> extends never
+    ? ServerMessage & { type: T }
+    : Extract<ServerMessage, { type: T }>;
 
 export interface HubTestClient {
   /** Every server message received, in order. */

@@ -28,7 +28,9 @@ export type ClientMessage =
   | { type: 'publish'; id: number; channel: string; data: string; cmid: string }
   | { type: 'presence'; id: number; channel: string }
   | { type: 'ping' }
-  | { type: 'pong' };
+  | { type: 'pong' }
+  /** The client is done: end the session now (presence leaves at once) rather than after the TTL. */
+  | { type: 'bye' };
 
 // Server -> client ------------------------------------------------------------------------------------
 
@@ -137,7 +139,7 @@ export function parseClientMessage(text: string, maxBytes: number): ClientMessag
   const m = raw as Record<string, unknown>;
   const type = m.type;
   if (typeof type !== 'string') throw new HubProtocolError('BAD_MESSAGE', 'type must be a string');
-  if (type === 'ping' || type === 'pong') return { type };
+  if (type === 'ping' || type === 'pong' || type === 'bye') return { type };
   const id = m.id;
   if (!Number.isSafeInteger(id) || (id as number) < 0) {
     throw new HubProtocolError('BAD_MESSAGE', 'id must be a non-negative integer');
