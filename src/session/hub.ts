@@ -26,7 +26,7 @@ import {
 } from '../protocol/hub/messages.js';
 import type { Broker, PresenceMember } from './broker.js';
 import { MemoryBroker } from './brokers/memory.js';
-import type { Publication, Recovery } from './history.js';
+import type { HistoryLimits, Publication, Recovery } from './history.js';
 import { type QueuePolicyOptions, Session, type Subscription } from './session.js';
 import type { HubTransport, TransportKind } from './transport.js';
 
@@ -45,7 +45,10 @@ export interface HubClock {
 }
 
 export interface HubOptions {
+  /** Where publications and presence go. Default: an in-memory broker (one process). */
   broker?: Broker;
+  /** History bounds per channel for the default in-memory broker (history.ts). */
+  history?: HistoryLimits;
   /** Asked before every subscribe, publish and presence request; false refuses it with FORBIDDEN. */
   authorize?: (request: AuthorizeRequest) => boolean | Promise<boolean>;
   /** Largest client message (JSON text), bytes. Default 64 KiB. */
@@ -128,7 +131,8 @@ export class Hub {
 
   constructor(options: HubOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.broker = options.broker ?? new MemoryBroker({ now: () => this.clock.now() });
+    this.broker =
+      options.broker ?? new MemoryBroker({ now: () => this.clock.now(), history: options.history });
     this.authorize = options.authorize;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;
