@@ -8,7 +8,7 @@
  * A failed GET loses its answer: the client then opens a new transport with its session id and
  * resubscribes from its positions, as after any transport failure, so nothing is lost.
  */
-import type { HubTransport } from '../session/transport.js';
+import type { HubTransport, Outbound } from '../session/transport.js';
 import type { HttpResponse } from './http-body.js';
 import { disconnectText } from './hub-sse.js';
 
@@ -53,9 +53,9 @@ export class PollingTransport implements HubTransport {
     });
   }
 
-  write(text: string): void {
-    this.batch.push(text);
-    this.units += text.length;
+  write(message: Outbound): void {
+    this.batch.push(message.text);
+    this.units += message.text.length;
   }
 
   commit(): void {

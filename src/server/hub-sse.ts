@@ -18,9 +18,10 @@ export function sseTransport(stream: SseStream): HubTransport {
     get writable() {
       return !stream.closed && stream.bufferedAmount + batch.length < HIGH_WATER;
     },
-    write(text) {
+    write(message) {
       // JSON.stringify never emits a raw line break, so one data line carries the message.
-      batch += `data: ${text}\n\n`;
+      message.sseEvent ??= `data: ${message.text}\n\n`;
+      batch += message.sseEvent;
       events++;
     },
     commit() {

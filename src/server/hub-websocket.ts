@@ -11,6 +11,7 @@ import type { Hub } from '../session/hub.js';
 import type { Session } from '../session/session.js';
 import type { HubTransport } from '../session/transport.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
+import { PreparedMessage } from '../transports/ws/prepared.js';
 import type { WebSocketServer } from '../transports/ws/server.js';
 import { type HubAccess, TokenError } from './hub-access.js';
 
@@ -79,7 +80,11 @@ function websocketTransport(ws: WebSocketConnection): HubTransport {
     get writable() {
       return ws.readyState === 1 && ws.bufferedAmount < HIGH_WATER;
     },
-    write: (text) => ws.send(text),
+    // Framed once for every subscriber of a publication (Outbound.wsFrame), written as is to each.
+    write: (message) => {
+      message.wsFrame ??= new PreparedMessage(message.text);
+      ws.send(message.wsFrame as PreparedMessage);
+    },
     commit: () => undefined,
     close: (code, reason) => {
       if (ws.readyState === 1) ws.close(code, reason);

@@ -28,7 +28,7 @@ import type { Broker, PresenceMember } from './broker.js';
 import { MemoryBroker } from './brokers/memory.js';
 import type { HistoryLimits, Publication, Recovery } from './history.js';
 import { type QueuePolicyOptions, Session, type Subscription } from './session.js';
-import type { HubTransport, TransportKind } from './transport.js';
+import { type HubTransport, Outbound, type TransportKind } from './transport.js';
 
 export type HubAction = 'subscribe' | 'publish' | 'presence';
 
@@ -400,7 +400,7 @@ export class Hub {
       recovered: recovery.recovered || m.since === null,
     };
     if (!recovery.recovered && m.since !== null) subscribed.reason = recovery.reason as 'epoch' | 'trimmed';
-    session.enqueue(encodeServerMessage(subscribed), null);
+    session.enqueue(new Outbound(encodeServerMessage(subscribed)), null);
     sub.epoch = recovery.top.epoch;
     sub.offset = start;
     this.catchUp(session, sub, recovery.publications);
@@ -445,7 +445,7 @@ export class Hub {
   private fanOut(publication: Publication): void {
     const sessions = this.local.get(publication.channel);
     if (sessions === undefined || sessions.size === 0) return;
-    const text = encodePublication(publication);
+    const text = new Outbound(encodePublication(publication));
     for (const session of sessions) {
       const sub = session.subscriptions.get(publication.channel);
       if (sub === undefined) continue;
@@ -454,7 +454,7 @@ export class Hub {
   }
 
   /** Queue `publication` for the subscription if it is the next one (see the header). */
-  private deliver(session: Session, sub: Subscription, publication: Publication, text?: string): void {
+  private deliver(session: Session, sub: Subscription, publication: Publication, text?: Outbound): void {
     if (sub.state === 'gapped') return;
     if (sub.state === 'recovering') {
       const runtime = this.runtime.get(sub)!;
@@ -473,7 +473,7 @@ export class Hub {
       return;
     }
     sub.offset = publication.offset;
-    session.enqueue(text ?? encodePublication(publication), sub.channel);
+    session.enqueue(text ?? new Outbound(encodePublication(publication)), sub.channel);
   }
 
   /** Deliver recovered publications, then what was held meanwhile; recover again if that overflowed. */
@@ -524,7 +524,7 @@ export class Hub {
     session.counters.dropped += removed;
     this.counters.gaps++;
     this.counters.dropped += removed;
-    session.enqueue(encodeServerMessage({ type: 'gap', channel: sub.channel }), null);
+    session.enqueue(new Outbound(encodeServerMessage({ type: 'gap', channel: sub.channel })), null);
   }
 
   private overflow(session: Session): void {
@@ -552,7 +552,7 @@ export class Hub {
   private presenceChanged(channel: string, change: 'join' | 'leave', member: PresenceMember): void {
     const sessions = this.local.get(channel);
     if (sessions === undefined) return;
-    const text = encodeServerMessage({ type: change, channel, member: wireMember(member) });
+    const text = new Outbound(encodeServerMessage({ type: change, channel, member: wireMember(member) }));
     for (const session of sessions) {
       const sub = session.subscriptions.get(channel);
       if (sub?.presence !== true || session.id === member.session) continue;
@@ -624,7 +624,7 @@ export class Hub {
   }
 
   private reply(session: Session, message: ServerMessage): void {
-    session.enqueue(encodeServerMessage(message), null);
+    session.enqueue(new Outbound(encodeServerMessage(message)), null);
   }
 
   private fail(session: Session, id: number, code: HubErrorCode, message: string): void {

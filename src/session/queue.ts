@@ -4,8 +4,10 @@
  * happens past the bounds is the session's policy (session.ts). Entries of a channel can be removed
  * together (a gap: the client resubscribes from its last offset, so nothing queued for it is kept).
  */
+import type { Outbound } from './transport.js';
+
 export interface QueuedMessage {
-  readonly text: string;
+  readonly message: Outbound;
   /** The channel of a publication, or null for anything else (replies, control). */
   readonly channel: string | null;
 }
@@ -26,7 +28,7 @@ export class OutboundQueue {
 
   push(message: QueuedMessage): void {
     this.items.push(message);
-    this.size += message.text.length;
+    this.size += message.message.text.length;
   }
 
   shift(): QueuedMessage | undefined {
@@ -34,7 +36,7 @@ export class OutboundQueue {
     const message = this.items[this.head]!;
     this.items[this.head] = undefined as unknown as QueuedMessage;
     this.head++;
-    this.size -= message.text.length;
+    this.size -= message.message.text.length;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -59,7 +61,7 @@ export class OutboundQueue {
       const m = this.items[i]!;
       if (m.channel === channel) {
         removed++;
-        this.size -= m.text.length;
+        this.size -= m.message.text.length;
       } else {
         kept.push(m);
       }

@@ -7,7 +7,7 @@
  */
 
 import { OutboundQueue } from './queue.js';
-import type { HubTransport } from './transport.js';
+import type { HubTransport, Outbound } from './transport.js';
 
 export interface QueuePolicyOptions {
   /** Messages queued at most. Default 10,000. */
@@ -78,8 +78,8 @@ export class Session {
   }
 
   /** Queue one encoded message (`channel` for a publication); it goes out at once if the transport takes it. */
-  enqueue(text: string, channel: string | null): void {
-    this.queue.push({ text, channel });
+  enqueue(message: Outbound, channel: string | null): void {
+    this.queue.push({ message, channel });
     if (this.transport?.writable === true) this.flush();
     else if (this.overLimits) this.onOverflow(this);
   }
@@ -92,7 +92,7 @@ export class Session {
     while (transport.writable) {
       const next = this.queue.shift();
       if (next === undefined) break;
-      transport.write(next.text);
+      transport.write(next.message);
       wrote = true;
     }
     if (wrote) {

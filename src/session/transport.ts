@@ -5,6 +5,21 @@
  */
 export type TransportKind = 'websocket' | 'sse' | 'polling';
 
+/**
+ * One encoded server message. A publication's is shared by every session it goes to, so that a
+ * transport frames it once for all of them (the slots below) and writes the same bytes to each.
+ */
+export class Outbound {
+  /** The WebSocket transport's frame of it. */
+  wsFrame: unknown = undefined;
+  /** The SSE transport's event of it. */
+  sseEvent: string | undefined = undefined;
+  constructor(
+    /** The JSON text. */
+    readonly text: string,
+  ) {}
+}
+
 export interface HubTransport {
   readonly kind: TransportKind;
   /**
@@ -12,8 +27,8 @@ export interface HubTransport {
    * waiting. When it becomes writable again it calls the session's `flush()`.
    */
   readonly writable: boolean;
-  /** One server message, encoded (JSON text). */
-  write(text: string): void;
+  /** One server message, encoded. */
+  write(message: Outbound): void;
   /** The end of a batch of writes (a long-poll answers with the batch; others may uncork). */
   commit(): void;
   /** Close it; `code` is a WebSocket close code (1000, 1001 or a HubCloseCode). */

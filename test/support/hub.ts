@@ -1,7 +1,7 @@
 /** Helpers for the hub core's tests: a fake clock, an in-memory transport, a way to let promises settle. */
 import type { ServerMessage } from '../../src/protocol/hub/messages.js';
 import type { HubClock } from '../../src/session/hub.js';
-import type { HubTransport, TransportKind } from '../../src/session/transport.js';
+import type { HubTransport, Outbound, TransportKind } from '../../src/session/transport.js';
 
 export class FakeClock implements HubClock {
   time = 0;
@@ -40,8 +40,8 @@ export class MemoryTransport implements HubTransport {
 
   constructor(readonly kind: TransportKind = 'websocket') {}
 
-  write(text: string): void {
-    this.received.push(JSON.parse(text) as ServerMessage);
+  write(message: Outbound): void {
+    this.received.push(JSON.parse(message.text) as ServerMessage);
   }
 
   commit(): void {
