@@ -19,6 +19,12 @@ export function formatRatio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}x` : 'n/a';
 }
 
+/** Bytes as B or KiB with one decimal (a per-connection figure). */
+export function formatBytes(value: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return Math.abs(value) < 1024 ? `${Math.round(value)} B` : `${(value / 1024).toFixed(1)} KiB`;
+}
+
 export function formatPercent(value: number): string {
   return Number.isFinite(value) ? `${Math.round(value * 100)}%` : 'n/a';
 }

@@ -8,11 +8,14 @@
  * event's timestamp (fanout-publisher.ts) to measure the delivery latency:
  * - SSE: an event is a `\ndata:` line (both libraries put another field before it), counted across
  *   read boundaries; HTTP/1.1 chunk framing never splits an event, as each event is one write;
- * - WebSocket: every frame is the same 66 bytes (2-byte header, 64-byte text payload, unmasked).
+ * - WebSocket: every frame is the same 66 bytes (2-byte header, 64-byte text payload, unmasked);
+ * - hub (Conduit's hub protocol) and socket.io: app-frames.ts reads the frames, counts the events and
+ *   answers the protocol's pings.
  */
 import { cpuFraction, cpuSample } from '../protocol.js';
 import type { FanoutLoadMessage, FanoutLoadPlan, FanoutWindowCommand } from '../scenarios/fanout-ipc.js';
 import { EVENT_LENGTH, nowMicros, STAMP_LENGTH } from '../servers/fanout-publisher.js';
+import { APP_PROTOCOLS, AppSubscriber } from './app-frames.js';
 import { bound, fail, report } from './child.js';
 import { h2Request, openH2Subscriber } from './h2-subscriber.js';
 import { buildHandshake, type ConnectionEvents, openAll, openRequest, openUpgraded } from './upgrade.js';
@@ -146,6 +149,32 @@ async function main(): Promise<void> {
     const handshake = buildHandshake(plan.port, '/fanout', null);
     open = async (index) => {
       const { socket } = await openUpgraded(handshake, CONNECT_TIMEOUT_MS, eventsOf(index));
+      return { close: () => socket.destroy() };
+    };
+  } else if (plan.transport === 'hub' || plan.transport === 'socket.io') {
+    const rules = APP_PROTOCOLS[plan.transport];
+    const handshake = buildHandshake(plan.port, rules.path, null, rules.subprotocol);
+    open = async (index) => {
+      const sub = subscribers[index]!;
+      const app = new AppSubscriber(rules, sub.sampled, (stamp) => record(stamp, nowMicros()));
+      const { socket } = await openUpgraded(handshake, CONNECT_TIMEOUT_MS, {
+        bytes: (buffer, start, end) => {
+          app.push(buffer, start, end);
+          sub.events = app.events;
+        },
+        lost: eventsOf(index).lost,
+      });
+      app.start(socket);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        app.ready,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${plan.transport}: not subscribed in time`)),
+            CONNECT_TIMEOUT_MS,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       return { close: () => socket.destroy() };
     };
   } else if (plan.transport === 'sse-h1') {

@@ -22,7 +22,12 @@ export interface Handshake {
   accept: string;
 }
 
-export function buildHandshake(port: number, path: string, extensions: string | null): Handshake {
+export function buildHandshake(
+  port: number,
+  path: string,
+  extensions: string | null,
+  protocol: string | null = null,
+): Handshake {
   const key = randomBytes(16).toString('base64');
   const request = Buffer.from(
     `GET ${path} HTTP/1.1\r\n` +
@@ -32,6 +37,7 @@ export function buildHandshake(port: number, path: string, extensions: string | 
       `Sec-WebSocket-Key: ${key}\r\n` +
       'Sec-WebSocket-Version: 13\r\n' +
       (extensions === null ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+      (protocol === null ? '' : `Sec-WebSocket-Protocol: ${protocol}\r\n`) +
       '\r\n',
     'latin1',
   );

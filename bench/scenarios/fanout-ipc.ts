@@ -6,11 +6,14 @@
  */
 import type { CpuSample, LoadFailure } from '../protocol.js';
 
-/** How the subscribers are connected. */
-export type FanoutTransport = 'sse-h1' | 'sse-h2' | 'ws';
+/**
+ * How the subscribers are connected: SSE, or a WebSocket carrying bare events ('ws'), Conduit's hub
+ * protocol ('hub': a channel subscription with offsets) or Socket.IO's ('socket.io': a room).
+ */
+export type FanoutTransport = 'sse-h1' | 'sse-h2' | 'ws' | 'hub' | 'socket.io';
 
 /** Which library serves them. */
-export type FanoutServerKind = 'conduit' | 'better-sse';
+export type FanoutServerKind = 'conduit' | 'better-sse' | 'socket.io';
 
 /** Passed to a fan-out server as JSON in argv[3] (argv[2] is the harness's lifetime). */
 export interface FanoutServerPlan {

@@ -33,18 +33,26 @@ import type {
   FanoutTransport,
   FanoutWindow,
 } from './fanout-ipc.js';
+import type { IdleMemory, ServerIdleMemory } from './ipc.js';
 import { errorText, type ScaleOptions, type ScaleOutcome, type ScaleScenario } from './scale.js';
 
 const SERVER_FILES: Record<FanoutServerKind, string> = {
   conduit: 'servers/conduit-fanout.js',
   'better-sse': 'servers/better-sse-fanout.js',
+  'socket.io': 'servers/socketio-fanout.js',
 };
 
-const LABELS: Record<FanoutServerKind, string> = { conduit: 'Conduit', 'better-sse': 'better-sse' };
-const TRANSPORT_LABELS: Record<FanoutTransport, string> = {
+export const LABELS: Record<FanoutServerKind, string> = {
+  conduit: 'Conduit',
+  'better-sse': 'better-sse',
+  'socket.io': 'Socket.IO',
+};
+export const TRANSPORT_LABELS: Record<FanoutTransport, string> = {
   'sse-h1': 'SSE, HTTP/1.1',
   'sse-h2': 'SSE, HTTP/2',
   ws: 'WebSocket',
+  hub: 'WebSocket, hub channel',
+  'socket.io': 'WebSocket, Socket.IO room',
 };
 
 /** What each run measures, in this order (rotated from run to run). */
@@ -60,7 +68,7 @@ const CONNECT_CONCURRENCY = 200;
 /** Subscribers whose every event is timed. */
 const SAMPLED = 50;
 /** Deliveries/s (events/s x subscribers) of the first step, and the factor from one step to the next. */
-const FIRST_RATE = 25_000;
+export const FIRST_RATE = 25_000;
 const STEP_FACTOR = 1.5;
 const MAX_STEPS = 16;
 /** Steps between the last pass and the miss, each halving the gap (geometrically). */
@@ -73,11 +81,11 @@ const STEP_MS = 1500;
  */
 const DELIVERED_SHARE = 0.97;
 const EVENTS_SLACK = 1;
-const GENERATOR_BOUND = 0.9;
+export const GENERATOR_BOUND = 0.9;
 /** Target of the issue: Conduit's sustained events/s over better-sse's, at the same p99 bound. */
 const TARGET = 1.5;
 
-interface Step {
+export interface Step {
   /** Deliveries/s offered: events/s x subscribers. */
   offered: number;
   delivered: number;
@@ -91,7 +99,14 @@ interface Step {
   passed: boolean;
 }
 
-interface FanoutMeasurement {
+/** A server's memory with every subscriber connected and idle, less before any, per subscriber. */
+export interface IdlePerSubscriber {
+  rssBytes: number;
+  /** V8 heap plus external memory (Buffers): what the library allocates, without the allocator's slack. */
+  heapBytes: number;
+}
+
+export interface FanoutMeasurement {
   scenario: string;
   server: FanoutServerKind;
   transport: FanoutTransport;
@@ -102,14 +117,24 @@ interface FanoutMeasurement {
   /** The first step (FIRST_RATE): latency at a light load, one event at a time. */
   light: Step;
   steps: Step[];
+  /** Measured when asked (the server runs with --expose-gc). */
+  idle: IdlePerSubscriber | null;
 }
 
 /** The p99 bound of a scenario, ms. */
-function sloFor(clients: number, options: ScaleOptions): number {
+export function sloFor(clients: number, options: ScaleOptions): number {
   return (options.fanoutSloMs * clients) / 1000;
 }
 
-type ServerMail = FanoutServerMessage | { type: 'ready'; port: number; info: string };
+type ServerMail = FanoutServerMessage | ServerIdleMemory | { type: 'ready'; port: number; info: string };
+
+/** Settle time of an idle-memory reading (servers/idle-memory.ts: gc, rest, gc, read). */
+const IDLE_SETTLE_MS = 4000;
+
+async function idleMemory(server: Mailbox<ServerMail>): Promise<IdleMemory> {
+  server.send({ type: 'idle-memory', settleMs: IDLE_SETTLE_MS });
+  return (await server.next('idle-memory', IDLE_SETTLE_MS + 30_000)).memory;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -128,13 +153,14 @@ async function window(load: Mailbox<FanoutLoadMessage>, ms: number): Promise<Fan
   return load.next('fanout-window', ms + 30_000);
 }
 
-async function measure(
+export async function measure(
   clients: number,
   name: string,
   variant: { server: FanoutServerKind; transport: FanoutTransport },
   run: number,
   options: ScaleOptions,
   infos: Map<string, string>,
+  withIdleMemory = false,
 ): Promise<FanoutMeasurement> {
   const lifetime = 180_000 + (2 * MAX_STEPS + NARROWING_STEPS) * (SETTLE_MS + STEP_MS + 1000);
   const plan: FanoutServerPlan = { transport: variant.transport, clients };
@@ -146,12 +172,14 @@ async function measure(
           `--cpu-prof-name=conduit-${name}-${variant.transport}-run${run + 1}-${process.pid}.cpuprofile`,
         ]
       : [];
-  const server = forkChild(SERVER_FILES[variant.server], [String(lifetime), JSON.stringify(plan)], profile);
+  const execArgv = withIdleMemory ? ['--expose-gc', ...profile] : profile;
+  const server = forkChild(SERVER_FILES[variant.server], [String(lifetime), JSON.stringify(plan)], execArgv);
   const serverMail = new Mailbox<ServerMail>(server, `the ${variant.server} server`);
   let load: ReturnType<typeof forkChild> | null = null;
   try {
     const ready = await serverMail.next('ready', 10_000);
     infos.set(`${variant.server}, ${TRANSPORT_LABELS[variant.transport]}`, ready.info);
+    const baseline = withIdleMemory ? await idleMemory(serverMail) : null;
     const loadPlan: FanoutLoadPlan = {
       port: ready.port,
       transport: variant.transport,
@@ -163,6 +191,16 @@ async function measure(
     load = forkChild('load/fanout.js', [JSON.stringify(loadPlan)]);
     const loadMail = new Mailbox<FanoutLoadMessage>(load, 'the load generator');
     const connected = await loadMail.next('fanout-connected', 120_000);
+    let idle: IdlePerSubscriber | null = null;
+    if (baseline !== null) {
+      const loaded = await idleMemory(serverMail);
+      if (loaded.connections !== clients)
+        throw new Error(`${loaded.connections} of ${clients} subscribers held`);
+      idle = {
+        rssBytes: (loaded.rss - baseline.rss) / clients,
+        heapBytes: (loaded.heapUsed + loaded.external - baseline.heapUsed - baseline.external) / clients,
+      };
+    }
     const slo = sloFor(clients, options);
     const probe = async (offered: number): Promise<Step> => {
       await setMode(serverMail, { kind: 'rate', eventsPerSecond: offered / clients });
@@ -216,6 +254,7 @@ async function measure(
       best,
       light: taken[0]!,
       steps: taken,
+      idle,
     };
   } finally {
     if (load !== null && load.exitCode === null) {
@@ -226,7 +265,7 @@ async function measure(
   }
 }
 
-function ms(value: number): string {
+export function ms(value: number): string {
   return Number.isFinite(value) ? value.toFixed(1) : 'n/a';
 }
 

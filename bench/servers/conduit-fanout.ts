@@ -2,7 +2,9 @@
  * Fan-out server under test: Conduit. SSE (HTTP/1.1, or HTTP/2 cleartext) goes through SseChannels,
  * the code behind `conduit serve`'s GET /sse and POST /publish: every event gets the channel's next id,
  * is kept in the replay buffer, encoded once and written to every subscriber. WebSocket goes through
- * WebSocketServer.broadcast(). The publisher is fanout-publisher.ts's, the same for every server.
+ * WebSocketServer.broadcast(). 'hub' is the realtime hub of `conduit serve`'s /ws: a channel with
+ * offsets and history, each subscriber a session (subprotocol conduit.v1, permessage-deflate off as in
+ * Socket.IO's default). The publisher is fanout-publisher.ts's, the same for every server.
  */
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -12,15 +14,47 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/index.js';
+import { HubAccess } from '../../src/server/hub-access.js';
+import { chooseHubProtocol, serveHubOverWebSocket } from '../../src/server/hub-websocket.js';
 import { SseChannels } from '../../src/server/sse-channels.js';
+import { Hub } from '../../src/session/hub.js';
 import { fanoutPlan, startPublisher } from './fanout-publisher.js';
 import { startHarness } from './harness.js';
+import { answerIdleMemoryRequests } from './idle-memory.js';
 
 const CHANNEL = 'bench';
 const plan = fanoutPlan();
 const profiled = process.execArgv.some((a) => a.startsWith('--cpu-prof')) ? ', under --cpu-prof' : '';
 
-if (plan.transport === 'ws') {
+if (plan.transport === 'hub') {
+  const hub = new Hub();
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    path: '/ws',
+    handleProtocols: chooseHubProtocol,
+    perMessageDeflate: false,
+  });
+  const harness = startHarness(async () => {
+    await hub.close();
+    for (const client of wss.clients) client.terminate();
+    await wss.close();
+  });
+  serveHubOverWebSocket(hub, wss, new HubAccess());
+  startPublisher({
+    clients: wss.clients,
+    backlog: (client) => client.bufferedAmount,
+    publish: (text) => void hub.publish(CHANNEL, text),
+  });
+  answerIdleMemoryRequests(() => wss.clients.size);
+  wss.on('listening', () => {
+    const { port } = wss.address() as AddressInfo;
+    harness.ready(
+      port,
+      `conduit hub over WebSocket (/ws, conduit.v1), hub.publish(channel, text)${profiled}`,
+    );
+  });
+} else if (plan.transport === 'ws') {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/fanout' });
   const harness = startHarness(() => {
     for (const client of wss.clients) client.terminate();

@@ -115,7 +115,11 @@ export function startPublisher<C>(target: FanoutTarget<C>): void {
 /** The plan a fan-out server is started with (argv[3], JSON; argv[2] is the harness's lifetime). */
 export function fanoutPlan(): FanoutServerPlan {
   const plan = JSON.parse(process.argv[3] ?? 'null') as FanoutServerPlan | null;
-  if (plan === null || !(plan.clients > 0) || !['sse-h1', 'sse-h2', 'ws'].includes(plan.transport)) {
+  if (
+    plan === null ||
+    !(plan.clients > 0) ||
+    !['sse-h1', 'sse-h2', 'ws', 'hub', 'socket.io'].includes(plan.transport)
+  ) {
     console.error('a fan-out server needs its plan as JSON in argv[3] (bench/scenarios/fanout.js)');
     process.exit(2);
   }

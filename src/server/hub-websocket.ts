@@ -9,7 +9,7 @@
 import { encodeServerMessage, HubCloseCode, SUBPROTOCOL } from '../protocol/hub/messages.js';
 import type { Hub } from '../session/hub.js';
 import type { Session } from '../session/session.js';
-import type { HubTransport } from '../session/transport.js';
+import type { HubTransport, Outbound } from '../session/transport.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import type { WebSocketServer } from '../transports/ws/server.js';
@@ -17,9 +17,6 @@ import { type HubAccess, TokenError } from './hub-access.js';
 
 /** Bytes a client may have waiting in its socket before the hub holds messages in the session queue. */
 const HIGH_WATER = 256 * 1024;
-/** Messages a client may send while its token is being verified (more closes with 4002). */
-const MAX_EARLY_MESSAGES = 64;
-
 /** `handleProtocols` for the route: conduit.v1 or nothing (the connection is then closed with 1002). */
 export function chooseHubProtocol(protocols: readonly string[]): string | false {
   return protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : false;
@@ -30,64 +27,116 @@ export function chooseHubProtocol(protocols: readonly string[]): string | false 
  * so that the Origin allow-list refuses the upgrade itself (403).
  */
 export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: HubAccess): void {
+  const corker = new Corker();
   wss.on('connection', (ws, req) => {
-    ws.on('error', () => undefined);
+    ws.on('error', ignore);
     if (ws.protocol !== SUBPROTOCOL) {
       ws.close(1002, `the hub speaks the ${SUBPROTOCOL} subprotocol only`);
       return;
     }
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    let session: Session | null = null;
-    const early: string[] = [];
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        ws.close(HubCloseCode.ProtocolViolation, `${SUBPROTOCOL} messages are JSON text`);
-        return;
-      }
-      const text = data.toString('utf8');
-      if (session !== null) hub.receive(session, text);
-      else if (early.push(text) > MAX_EARLY_MESSAGES)
-        ws.close(HubCloseCode.ProtocolViolation, 'too many messages before connected');
-    });
+    const transport = new WebSocketHubTransport(ws, corker);
+    const resume = url.searchParams.get('session');
+    ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
     access.identify(url, req.headers.authorization).then(
-      (identity) => {
-        if (ws.readyState !== 1) return;
-        const transport = websocketTransport(ws);
-        const opened = hub.open(transport, identity, url.searchParams.get('session'));
-        session = opened;
-        ws.on('drain', () => hub.drained(opened));
-        ws.on('close', (code) => {
-          // A clean close by the client (1000, or 1001 for a page going away) ends the session; any
-          // other end keeps it for the client to resume. A close the server started (a newer
-          // transport replaced this one) no longer concerns the session: detach ignores it.
-          if ((code === 1000 || code === 1001) && opened.transport === transport) hub.finish(opened);
-          else hub.detach(opened, transport);
-        });
-        for (const text of early.splice(0)) hub.receive(opened, text);
-      },
-      (error: unknown) => {
-        const message = error instanceof TokenError ? error.message : 'the token could not be checked';
-        ws.send(encodeServerMessage({ type: 'error', code: 'TOKEN_INVALID', message }));
-        ws.close(HubCloseCode.Unauthorized, 'token invalid');
-      },
+      (identity) => transport.opened(hub, hub.open(transport, identity, resume)),
+      (error: unknown) => transport.refused(error),
     );
   });
 }
 
-function websocketTransport(ws: WebSocketConnection): HubTransport {
-  return {
-    kind: 'websocket',
-    get writable() {
-      return ws.readyState === 1 && ws.bufferedAmount < HIGH_WATER;
-    },
-    // Framed once for every subscriber of a publication (Outbound.wsFrame), written as is to each.
-    write: (message) => {
-      message.wsFrame ??= new PreparedMessage(message.text);
-      ws.send(message.wsFrame as PreparedMessage);
-    },
-    commit: () => undefined,
-    close: (code, reason) => {
-      if (ws.readyState === 1) ws.close(code, reason);
-    },
+/** A connection's errors end it with a close event, which is what the hub acts on. */
+const ignore = (): void => undefined;
+
+/** Messages a client may send while its token is being verified (more closes with 4002). */
+const MAX_EARLY_MESSAGES = 64;
+
+/**
+ * One connection's transport. A class, not closures over the connection handler's scope: an idle
+ * subscriber then holds a small object (no URL, no request, no per-connection functions).
+ */
+class WebSocketHubTransport implements HubTransport {
+  readonly kind = 'websocket';
+  private session: Session | null = null;
+  /** What came before the session was opened (the token being verified); then null. */
+  private early: string[] | null = [];
+
+  constructor(
+    private readonly ws: WebSocketConnection,
+    private readonly corker: Corker,
+  ) {}
+
+  get writable(): boolean {
+    return this.ws.readyState === 1 && this.ws.bufferedAmount < HIGH_WATER;
+  }
+
+  // Framed once for every subscriber of a publication (Outbound.wsFrame), written as is to each.
+  write(message: Outbound): void {
+    message.wsFrame ??= new PreparedMessage(message.text);
+    this.corker.hold(this.ws);
+    this.ws.send(message.wsFrame as PreparedMessage);
+  }
+
+  commit(): void {}
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === 1) this.ws.close(code, reason);
+  }
+
+  received(hub: Hub, data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      this.ws.close(HubCloseCode.ProtocolViolation, `${SUBPROTOCOL} messages are JSON text`);
+      return;
+    }
+    const text = data.toString('utf8');
+    if (this.session !== null) hub.receive(this.session, text);
+    else if (this.early !== null && this.early.push(text) > MAX_EARLY_MESSAGES)
+      this.ws.close(HubCloseCode.ProtocolViolation, 'too many messages before connected');
+  }
+
+  opened(hub: Hub, session: Session): void {
+    if (this.ws.readyState !== 1) {
+      hub.detach(session, this);
+      return;
+    }
+    this.session = session;
+    this.ws.on('drain', () => hub.drained(session));
+    this.ws.on('close', (code) => {
+      // A clean close by the client (1000, or 1001 for a page going away) ends the session; any
+      // other end keeps it for the client to resume. A close the server started (a newer
+      // transport replaced this one) no longer concerns the session: detach ignores it.
+      if ((code === 1000 || code === 1001) && session.transport === this) hub.finish(session);
+      else hub.detach(session, this);
+    });
+    const early = this.early ?? [];
+    this.early = null;
+    for (const text of early) hub.receive(session, text);
+  }
+
+  refused(error: unknown): void {
+    this.early = null;
+    const message = error instanceof TokenError ? error.message : 'the token could not be checked';
+    this.ws.send(encodeServerMessage({ type: 'error', code: 'TOKEN_INVALID', message }));
+    this.ws.close(HubCloseCode.Unauthorized, 'token invalid');
+  }
+}
+
+/**
+ * Joins the writes of one turn: a connection written to is corked until the turn's end, so that the
+ * publications of a burst leave in one system call per connection rather than one per message.
+ */
+class Corker {
+  private readonly corked = new Set<WebSocketConnection>();
+
+  hold(ws: WebSocketConnection): void {
+    if (this.corked.has(ws)) return;
+    ws.cork();
+    this.corked.add(ws);
+    if (this.corked.size === 1) process.nextTick(this.release);
+  }
+
+  private readonly release = (): void => {
+    for (const ws of this.corked) ws.uncork();
+    this.corked.clear();
   };
 }

@@ -37,7 +37,11 @@ export class OutboundQueue {
     this.items[this.head] = undefined as unknown as QueuedMessage;
     this.head++;
     this.size -= message.message.text.length;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      // Empty: release the backing store (an idle session keeps none).
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
