@@ -6,6 +6,7 @@
  * per-message deflate off (Socket.IO's default).
  */
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { fanoutPlan, startPublisher } from './fanout-publisher.js';
@@ -38,9 +39,9 @@ startPublisher({ clients: sockets, backlog, publish: (text) => io.to('bench').em
 answerIdleMemoryRequests(() => sockets.size);
 http.listen(0, '127.0.0.1', () => {
   const { port } = http.address() as AddressInfo;
-  const version = (io as unknown as { engine?: { protocol?: number } }).engine?.protocol ?? '?';
+  const version = (createRequire(import.meta.url)('socket.io/package.json') as { version: string }).version;
   harness.ready(
     port,
-    `socket.io 4 (Engine.IO protocol ${version}), in-memory adapter, io.to(room).emit('tick', text)`,
+    `socket.io ${version}, WebSocket only, in-memory adapter, io.to(room).emit('tick', text)`,
   );
 });

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * conduit serve | connect
+ * conduit serve | connect | bench transports
  */
+import { runBenchTransports } from './bench-transports.js';
 import { runConnect } from './connect.js';
 import { runServe } from './serve.js';
 
 const USAGE = `Usage:
   conduit serve   [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
   conduit connect <url> [--subprotocol P]... [--header "Name: value"]... [--show-frames] [--echo] [--insecure]
+  conduit bench transports [--subscribers N] [--runs N] [--json FILE] [--svg FILE]
 
 Run 'conduit <command> --help' for details.`;
 
@@ -18,6 +20,12 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'connect':
       return runConnect(rest);
+    case 'bench':
+      if (rest[0] === 'transports') return runBenchTransports(rest.slice(1));
+      process.stderr.write(
+        `conduit bench: the one benchmark here is 'transports' (npm run bench has the rest)\n`,
+      );
+      return 2;
     case undefined:
     case '-h':
     case '--help':

@@ -48,6 +48,11 @@ export interface ConnectOptions {
   /** Reconnection delays: first, and largest, ms (doubling, with jitter). Default 250 and 10,000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /**
+   * The server is dead after 2 x its ping interval + this long without a message from it, ms (the
+   * server's own rule for clients). Default 10,000.
+   */
+  livenessGraceMs?: number;
   /** Publishes waiting for their ack, at most (more are refused with LIMIT). Default 1,000. */
   maxPendingPublishes?: number;
   /** A session to resume (another client's `session`, e.g. when switching transports by hand). */
@@ -91,6 +96,9 @@ interface PendingRequest {
 }
 
 type ServerMessage = { type: string; [field: string]: unknown };
+
+/** Presence requests and unsubscribes waiting for their answer, at most. */
+const MAX_PENDING_REQUESTS = 1000;
 
 export class ConduitClient extends Emitter<ClientEvents> implements SubscriptionHost {
   state: ClientState = 'connecting';
@@ -189,6 +197,9 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
   /** @internal (Subscription.members) */
   members(channel: string): Promise<Member[]> {
     if (this.state === 'closed') return Promise.reject(new HubError('CLOSED', 'the client is closed'));
+    if (this.requests.size >= MAX_PENDING_REQUESTS) {
+      return Promise.reject(new HubError('LIMIT', 'too many requests waiting for an answer'));
+    }
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.requests.set(id, { kind: 'presence', channel, resolve, reject });
@@ -348,7 +359,7 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
     this.session = String(m.session);
     this.failures = 0;
     const ping = typeof m.ping === 'number' && m.ping > 0 ? m.ping : 25_000;
-    this.livenessMs = 2 * ping + 10_000;
+    this.livenessMs = 2 * ping + (this.options.livenessGraceMs ?? 10_000);
     this.checkEveryMs = Math.max(50, Math.min(5_000, ping / 2));
     this.lastCheck = Date.now();
     this.armLiveness();

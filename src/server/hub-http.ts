@@ -18,7 +18,7 @@ import { SseStream } from '../transports/sse/stream.js';
 import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
 import { type HubAccess, TokenError } from './hub-access.js';
 import { PollingTransport } from './hub-polling.js';
-import { sseTransport } from './hub-sse.js';
+import { disconnectText, sseTransport } from './hub-sse.js';
 
 export interface HubHttpOptions {
   /** How long a long-poll GET waits for a message before answering empty, ms. Default 25 s. */
@@ -106,7 +106,14 @@ export class HubHttp {
       maxBufferedBytes: 16 * 1024 * 1024,
     });
     const transport = sseTransport(stream);
-    const session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    let session: Session;
+    try {
+      session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    } catch (error) {
+      stream.sendEncoded(`data: ${disconnectText(1013, (error as Error).message)}\n\n`);
+      stream.close();
+      return;
+    }
     // http's response emits 'drain'; http2's compatibility response leaves it to its stream.
     const writable = 'stream' in res ? res.stream : res;
     writable.on('drain', () => this.hub.drained(session));
@@ -134,8 +141,15 @@ export class HubHttp {
     const transport = new PollingTransport(this.pollTimeoutMs, () => {
       if (this.polling.get(id)?.transport === transport) this.polling.delete(id);
     });
+    let session: Session;
+    try {
+      session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    } catch (error) {
+      replyJson(res, 503, { error: (error as Error).message }, false, { 'retry-after': '5' });
+      return;
+    }
     transport.attach(res);
-    const session = this.hub.open(transport, identity, url.searchParams.get('session'));
+    this.hub.drained(session);
     if (!transport.closed) this.polling.set(id, { transport, session });
   }
 

@@ -39,7 +39,17 @@ export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: Hu
     const resume = url.searchParams.get('session');
     ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
     access.identify(url, req.headers.authorization).then(
-      (identity) => transport.opened(hub, hub.open(transport, identity, resume)),
+      (identity) => {
+        let session: Session;
+        try {
+          session = hub.open(transport, identity, resume);
+        } catch (error) {
+          // HubFullError: 1013, try again later (the client backs off).
+          ws.close(1013, error instanceof Error ? error.message : 'hub full');
+          return;
+        }
+        transport.opened(hub, session);
+      },
       (error: unknown) => transport.refused(error),
     );
   });

@@ -53,6 +53,11 @@ export interface HubOptions {
   authorize?: (request: AuthorizeRequest) => boolean | Promise<boolean>;
   /** Largest client message (JSON text), bytes. Default 64 KiB. */
   maxMessageBytes?: number;
+  /**
+   * Sessions held at most, on a transport or waiting for their client to come back. Past it a new
+   * session is refused (HubFullError: the transports answer 503, or close 1013). Default 100,000.
+   */
+  maxSessions?: number;
   /** Subscriptions per session. Default 1,000. */
   maxSubscriptions?: number;
   /** The per-session queue's bounds and policy (session.ts). */
@@ -107,6 +112,11 @@ interface SubscriptionRuntime {
   overflowed: boolean;
 }
 
+/** The hub holds `maxSessions` already: a new one is refused (try again later). */
+export class HubFullError extends Error {
+  override readonly name = 'HubFullError';
+}
+
 /** Live publications held for one recovering subscription at most; past it, recover once more. */
 const MAX_HELD = 10_000;
 
@@ -119,6 +129,7 @@ export class Hub {
   private readonly authorize: HubOptions['authorize'];
   private readonly maxMessageBytes: number;
   private readonly maxSubscriptions: number;
+  private readonly maxSessions: number;
   private readonly queue: QueuePolicyOptions;
   private readonly pingInterval: number;
   private readonly liveness: number;
@@ -136,6 +147,7 @@ export class Hub {
     this.authorize = options.authorize;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;
+    this.maxSessions = options.maxSessions ?? 100_000;
     this.queue = {
       maxMessages: options.queue?.maxMessages ?? 10_000,
       maxUnits: options.queue?.maxUnits ?? 8 * 1024 * 1024,
@@ -155,6 +167,7 @@ export class Hub {
   /**
    * A client connected on `transport`. With the id of a session it had (`resume`), and the same user,
    * it gets that session back; otherwise a new one (with SESSION_UNKNOWN first if it asked for one).
+   * Throws HubFullError when a new session would pass `maxSessions`.
    */
   open(transport: HubTransport, identity: HubIdentity, resume: string | null = null): Session {
     const now = this.clock.now();
@@ -175,6 +188,9 @@ export class Hub {
       resumed = true;
       this.counters.resumes++;
     } else {
+      if (this.sessions.size >= this.maxSessions) {
+        throw new HubFullError(`${this.maxSessions} sessions already: try again later`);
+      }
       session = new Session(this.newSessionId(), identity.user, identity.channels, this.queue, now, (s) =>
         this.overflow(s),
       );

@@ -131,3 +131,75 @@ describe('the hub client (Node, Conduit WebSocket and EventSource)', () => {
     }
   });
 });
+
+describe('the hub client: liveness of the server', () => {
+  /** A hub stand-in on real sockets: says `connected` (ping 50 ms), then pings every 50 ms or stays silent. */
+  async function fakeHub(mode: 'silent' | 'pinging') {
+    const { WebSocketServer } = await import('../../src/index.js');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'conduit.v1' });
+    await new Promise<void>((resolve) => wss.on('listening', () => resolve()));
+    let connections = 0;
+    const timers: NodeJS.Timeout[] = [];
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.on('error', () => undefined);
+      const hello = {
+        type: 'connected',
+        v: 1,
+        session: `s${connections}`,
+        resumed: false,
+        ping: 50,
+        transport: 'websocket',
+      };
+      ws.send(JSON.stringify(hello));
+      if (mode === 'pinging')
+        timers.push(setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 50));
+    });
+    const { port } = wss.address() as { port: number };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      connections: () => connections,
+      close: async () => {
+        for (const t of timers) clearInterval(t);
+        for (const c of wss.clients) c.terminate();
+        await wss.close();
+      },
+    };
+  }
+
+  it('declares a silent server dead after 2 x ping + grace (4009) and reconnects', async () => {
+    const hub = await fakeHub('silent');
+    const c = connectHub(hub.url, { transports: ['websocket'], livenessGraceMs: 100, backoffMinMs: 10 });
+    try {
+      const started = Date.now();
+      const lost = await new Promise<{ code: number }>((resolve) => c.on('disconnected', resolve));
+      const elapsed = Date.now() - started;
+      assert.equal(lost.code, 4009);
+      assert.ok(elapsed >= 190 && elapsed < 1500, `dead after ${elapsed} ms`);
+      await until(() => hub.connections() >= 2, 'a reconnection');
+    } finally {
+      c.close();
+      await hub.close();
+    }
+  });
+
+  it('does not take a late timer tick (a throttled or frozen tab) for a dead server', async () => {
+    const hub = await fakeHub('pinging');
+    const c = connectHub(hub.url, { transports: ['websocket'], livenessGraceMs: 100 });
+    const drops: number[] = [];
+    c.on('disconnected', (info) => drops.push(info.code));
+    try {
+      await once(c, 'connected');
+      await new Promise((r) => setTimeout(r, 120));
+      // The event loop stalls for 700 ms: the liveness check runs before the pings that queued up.
+      const until = Date.now() + 700;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 600));
+      assert.deepEqual(drops, []);
+      assert.equal(hub.connections(), 1);
+    } finally {
+      c.close();
+      await hub.close();
+    }
+  });
+});

@@ -334,3 +334,19 @@ describe('Hub slow consumers', () => {
     assert.equal(hub.stats().slowDisconnects, 1);
   });
 });
+
+describe('Hub bounds', () => {
+  it('refuses a session past maxSessions (HubFullError), and takes one again once a session ended', async () => {
+    const { hub } = hubWith({ maxSessions: 2 });
+    const a = hub.open(new MemoryTransport(), anonymous);
+    hub.open(new MemoryTransport(), anonymous);
+    assert.throws(() => hub.open(new MemoryTransport(), anonymous), { name: 'HubFullError' });
+    // A resume is not a new session: it is let in.
+    const back = new MemoryTransport();
+    assert.equal(hub.open(back, anonymous, a.id), a);
+    send(hub, a, { type: 'bye' });
+    assert.equal(hub.session(a.id), undefined);
+    assert.deepEqual(back.closed, { code: 1000, reason: 'session ended' });
+    assert.equal(hub.open(new MemoryTransport(), anonymous).id, 's3');
+  });
+});
