@@ -21,7 +21,7 @@ const PLOT_TOP = 40;
 const PLOT_BOTTOM = 50;
 const MARGIN = 20;
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -39,7 +39,7 @@ export function barChart(spec: ChartSpec): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${MARGIN}" y="30" font-size="16" font-weight="600" fill="#1d2330">${escape(spec.title)}</text>`,
+    `<text x="${MARGIN}" y="30" font-size="16" font-weight="600" fill="#1d2330">${escapeXml(spec.title)}</text>`,
   ];
   spec.panels.forEach((panel, p) => {
     const x0 = MARGIN + p * (PANEL_WIDTH + MARGIN);
@@ -50,7 +50,7 @@ export function barChart(spec: ChartSpec): string {
     const baseline = TOP + PLOT_TOP + plotHeight;
     parts.push(
       `<rect x="${x0}" y="${TOP}" width="${PANEL_WIDTH}" height="${PANEL_HEIGHT}" fill="#f6f8fb" rx="8"/>`,
-      `<text x="${x0 + 12}" y="${TOP + 24}" font-size="13" font-weight="600" fill="#1d2330">${escape(panel.title)}</text>`,
+      `<text x="${x0 + 12}" y="${TOP + 24}" font-size="13" font-weight="600" fill="#1d2330">${escapeXml(panel.title)}</text>`,
       `<line x1="${x0 + 8}" y1="${baseline}" x2="${x0 + PANEL_WIDTH - 8}" y2="${baseline}" stroke="#9aa4b2"/>`,
     );
     spec.categories.forEach((category, c) => {
@@ -65,7 +65,7 @@ export function barChart(spec: ChartSpec): string {
         );
       });
       parts.push(
-        `<text x="${(x0 + c * groupWidth + groupWidth / 2).toFixed(1)}" y="${baseline + 18}" font-size="11" text-anchor="middle" fill="#1d2330">${escape(category)}</text>`,
+        `<text x="${(x0 + c * groupWidth + groupWidth / 2).toFixed(1)}" y="${baseline + 18}" font-size="11" text-anchor="middle" fill="#1d2330">${escapeXml(category)}</text>`,
       );
     });
     if (panel.series.length > 1) {
@@ -74,7 +74,7 @@ export function barChart(spec: ChartSpec): string {
         const ly = TOP + PANEL_HEIGHT - 14;
         parts.push(
           `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${COLORS[s % COLORS.length]}" rx="2"/>`,
-          `<text x="${lx + 14}" y="${ly}" font-size="11" fill="#1d2330">${escape(series.name)}</text>`,
+          `<text x="${lx + 14}" y="${ly}" font-size="11" fill="#1d2330">${escapeXml(series.name)}</text>`,
         );
       });
     }
