@@ -8,7 +8,9 @@
  *   - messages/s: the publisher publishes as fast as acks come back (a window of 500); delivered
  *     messages per second over all subscribers, first publish to last delivery;
  *   - bytes on the wire: the subscribers go through a counting TCP proxy (bytes both ways, headers,
- *     framing, polls and pongs included), divided by the messages they received.
+ *     framing, polls and pongs included), divided by the messages they received; and a publisher on
+ *     the transport under test goes through another, divided by the messages it published (the
+ *     publish and its ack).
  *
  * Every phase is bounded in count and time. The figures feed docs/choosing-a-transport.md; `--svg`
  * draws them (svg-chart.ts).
@@ -53,6 +55,8 @@ export interface TransportFigures {
   bytesDown: number;
   /** Client to server bytes per message received (polls, POSTs, pongs). */
   bytesUp: number;
+  /** Bytes both ways per message published on the transport (the publish, its ack, HTTP overhead). */
+  bytesPerPublish: number;
 }
 
 interface Options {
@@ -91,21 +95,24 @@ export async function runBenchTransports(argv: string[]): Promise<number> {
   };
   const server = await startServeChild();
   const proxy = await startCountingProxy(server.port);
+  const publishProxy = await startCountingProxy(server.port);
   const all: TransportFigures[] = [];
   try {
     for (let run = 0; run < options.runs; run++) {
       for (const kind of KINDS) {
-        const figures = await measureTransport(server.url, proxy, kind, options, `run${run}`);
+        const figures = await measureTransport(server.url, [proxy, publishProxy], kind, options, `run${run}`);
         all.push(figures);
         process.stdout.write(
           `run ${run + 1}/${options.runs} ${TRANSPORT_NAMES[kind].padEnd(13)} p50 ${figures.p50Ms.toFixed(1)} ms, ` +
             `p99 ${figures.p99Ms.toFixed(1)} ms, ${Math.round(figures.messagesPerSecond)} msgs/s, ` +
-            `${Math.round(figures.bytesDown)} B down + ${Math.round(figures.bytesUp)} B up per message\n`,
+            `${Math.round(figures.bytesDown)} B down + ${Math.round(figures.bytesUp)} B up per message, ` +
+            `${Math.round(figures.bytesPerPublish)} B per publish\n`,
         );
       }
     }
   } finally {
     await proxy.close();
+    await publishProxy.close();
     server.child.kill();
   }
   const medians = KINDS.map((kind) => medianFigures(all.filter((f) => f.transport === kind)));
@@ -238,7 +245,7 @@ function stamped(): string {
 
 async function measureTransport(
   base: string,
-  proxy: CountingProxy,
+  [proxy, publishProxy]: [CountingProxy, CountingProxy],
   kind: TransportKind,
   options: Options,
   tag: string,
@@ -262,19 +269,24 @@ async function measureTransport(
     const perSecond = (options.burst * options.subscribers) / ((performance.now() - started) / 1000);
     closeAll(burst.clients);
 
-    // Bytes on the wire: through the counting proxy, at a steady rate.
+    // Bytes on the wire: through the counting proxies, at a steady rate, with a publisher on the
+    // transport under test too.
     const wire = await subscribe(
       proxy.url,
       kind,
       Math.min(5, options.subscribers),
       `bench.${tag}.${kind}.wire`,
     );
+    const sender = connectHub(publishProxy.url, { transports: [kind] });
+    await bounded(once(sender, 'connected'), `${kind} publisher`);
     const messages = Math.min(500, total);
     proxy.reset();
+    publishProxy.reset();
     await paced(messages, Math.min(100, options.rate), () =>
-      publisher.publish(`bench.${tag}.${kind}.wire`, stamped()),
+      sender.publish(`bench.${tag}.${kind}.wire`, stamped()),
     );
     await until(() => wire.received() >= messages * wire.clients.length, `${kind}: wire phase`);
+    sender.close();
     const delivered = messages * wire.clients.length;
     const figures: TransportFigures = {
       transport: kind,
@@ -283,12 +295,22 @@ async function measureTransport(
       messagesPerSecond: perSecond,
       bytesDown: proxy.down / delivered,
       bytesUp: proxy.up / delivered,
+      bytesPerPublish: (publishProxy.up + publishProxy.down) / messages,
     };
     closeAll(wire.clients);
     return figures;
   } finally {
     publisher.close();
   }
+}
+
+function once(client: ConduitClient, event: 'connected'): Promise<void> {
+  return new Promise((resolve) => {
+    const off = client.on(event, () => {
+      off();
+      resolve();
+    });
+  });
 }
 
 function closeAll(clients: ConduitClient[]): void {
@@ -365,6 +387,7 @@ function medianFigures(runs: TransportFigures[]): TransportFigures {
     messagesPerSecond: median(runs.map((r) => r.messagesPerSecond)),
     bytesDown: median(runs.map((r) => r.bytesDown)),
     bytesUp: median(runs.map((r) => r.bytesUp)),
+    bytesPerPublish: median(runs.map((r) => r.bytesPerPublish)),
   };
 }
 
@@ -372,11 +395,13 @@ export function figuresTable(medians: TransportFigures[], options: Options): str
   const rows = medians.map(
     (f) =>
       `| ${TRANSPORT_NAMES[f.transport]} | ${f.p50Ms.toFixed(1)} | ${f.p99Ms.toFixed(1)} | ` +
-      `${Math.round(f.messagesPerSecond).toLocaleString('en-US')} | ${Math.round(f.bytesDown)} | ${Math.round(f.bytesUp)} |`,
+      `${Math.round(f.messagesPerSecond).toLocaleString('en-US')} | ${Math.round(f.bytesDown)} | ${Math.round(f.bytesUp)} | ` +
+      `${Math.round(f.bytesPerPublish)} |`,
   );
   return [
-    `| transport | p50 ms at ${options.rate}/s | p99 ms | messages/s (${options.subscribers} subscribers) | bytes down / message | bytes up / message |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| transport | p50 ms at ${options.rate}/s | p99 ms | messages/s (${options.subscribers} subscribers) | ` +
+      'bytes down / message received | bytes up / message received | bytes / message published |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
 }
@@ -387,21 +412,21 @@ function transportsChart(medians: TransportFigures[], options: Options): string 
     categories: medians.map((f) => TRANSPORT_NAMES[f.transport]),
     panels: [
       {
-        title: 'Latency, ms (lower is better)',
+        title: 'Latency, ms (lower: better)',
         series: [
           { name: 'p50', values: medians.map((f) => f.p50Ms) },
           { name: 'p99', values: medians.map((f) => f.p99Ms) },
         ],
       },
       {
-        title: 'Delivered messages/s (higher is better)',
+        title: 'Delivered messages/s (higher: better)',
         series: [{ name: 'messages/s', values: medians.map((f) => f.messagesPerSecond) }],
       },
       {
-        title: 'Bytes on the wire per message (lower is better)',
+        title: 'Bytes per message on the wire (lower: better)',
         series: [
-          { name: 'down', values: medians.map((f) => f.bytesDown) },
-          { name: 'up', values: medians.map((f) => f.bytesUp) },
+          { name: 'per message received', values: medians.map((f) => f.bytesDown + f.bytesUp) },
+          { name: 'per message published', values: medians.map((f) => f.bytesPerPublish) },
         ],
       },
     ],

@@ -70,7 +70,7 @@ export function barChart(spec: ChartSpec): string {
     });
     if (panel.series.length > 1) {
       panel.series.forEach((series, s) => {
-        const lx = x0 + 12 + s * 80;
+        const lx = x0 + 12 + s * 150;
         const ly = TOP + PANEL_HEIGHT - 14;
         parts.push(
           `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${COLORS[s % COLORS.length]}" rx="2"/>`,

@@ -38,7 +38,13 @@ describe('conduit bench transports', () => {
     for (const name of ['WebSocket', 'SSE + POST', 'long-polling'])
       assert.ok(stdout.includes(`| ${name} |`), stdout);
     const figures = JSON.parse(await readFile(json, 'utf8')) as {
-      medians: { transport: string; p50Ms: number; messagesPerSecond: number; bytesDown: number }[];
+      medians: {
+        transport: string;
+        p50Ms: number;
+        messagesPerSecond: number;
+        bytesDown: number;
+        bytesPerPublish: number;
+      }[];
     };
     assert.deepEqual(
       figures.medians.map((m) => m.transport),
@@ -47,7 +53,7 @@ describe('conduit bench transports', () => {
     for (const m of figures.medians) {
       assert.ok(m.p50Ms > 0 && m.messagesPerSecond > 0, JSON.stringify(m));
       // A 64-character message in its hub envelope is over 100 bytes on any transport.
-      assert.ok(m.bytesDown > 100, JSON.stringify(m));
+      assert.ok(m.bytesDown > 100 && m.bytesPerPublish > 100, JSON.stringify(m));
     }
     const chart = await readFile(svg, 'utf8');
     assert.match(chart, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
