@@ -37,7 +37,8 @@ export function barChart(spec: ChartSpec): string {
   const width = MARGIN + spec.panels.length * (PANEL_WIDTH + MARGIN);
   const height = TOP + PANEL_HEIGHT + MARGIN;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" role="img">`,
+    `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${MARGIN}" y="30" font-size="16" font-weight="600" fill="#1d2330">${escapeXml(spec.title)}</text>`,
   ];
