@@ -121,19 +121,7 @@ export async function sseClient(
     }
   })();
   await inbox.next('connected', 5000, false);
-  return {
-    got: inbox.got,
-    closed,
-    get session() {
-      return inbox.session();
-    },
-    async send(m) {
-      const answer = await post(base, inbox.session(), [m], extra);
-      if (answer.status !== 204) throw new Error(`POST: ${answer.status} ${await answer.text()}`);
-    },
-    next: (type, ms) => inbox.next(type, ms),
-    kill: () => controller.abort(),
-  };
+  return postingClient(inbox, base, extra, { closed, kill: () => controller.abort() });
 }
 
 /** Long-polling down, POST up: polls until killed or told to disconnect. */
@@ -172,20 +160,32 @@ export async function pollingClient(
   };
   void loop();
   await inbox.next('connected', 5000, false);
-  return {
-    got: inbox.got,
+  return postingClient(inbox, base, extra, {
     polls: () => polls,
-    get session() {
-      return inbox.session();
-    },
-    async send(m) {
-      const answer = await post(base, inbox.session(), [m], extra);
-      if (answer.status !== 204) throw new Error(`POST: ${answer.status} ${await answer.text()}`);
-    },
-    next: (type, ms) => inbox.next(type, ms),
     kill: () => {
       stopped = true;
       controller.abort();
     },
+  });
+}
+
+/** The HTTP transports' clients: messages up by POST; `more` adds the transport's own members. */
+function postingClient<T extends { kill(): void }>(
+  inbox: Inbox,
+  base: string,
+  extra: string,
+  more: T,
+): Omit<HubTestClient, 'kill'> & T {
+  const client = {
+    got: inbox.got,
+    get session() {
+      return inbox.session();
+    },
+    async send(m: Record<string, unknown>) {
+      const answer = await post(base, inbox.session(), [m], extra);
+      if (answer.status !== 204) throw new Error(`POST: ${answer.status} ${await answer.text()}`);
+    },
+    next: <K extends ServerMessage['type']>(type: K, ms?: number) => inbox.next(type, ms),
   };
+  return Object.assign(client, more);
 }
