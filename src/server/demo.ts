@@ -26,18 +26,15 @@ export interface DemoOptions {
 }
 
 export class Demo {
-  /** The secret demo tokens are signed with: the server's, or random per process. */
-  readonly secret: Uint8Array;
+  /** The secret demo tokens are signed with: random, per process (never the server's own). */
+  readonly secret = randomBytes(32);
   private readonly prices = new Map(SYMBOLS);
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly hub: Hub,
     options: DemoOptions = {},
-    secret?: string | Uint8Array,
   ) {
-    this.secret =
-      secret === undefined ? randomBytes(32) : typeof secret === 'string' ? Buffer.from(secret) : secret;
     this.timer = setInterval(() => this.tick(), options.tickMs ?? 500);
     this.timer.unref();
   }

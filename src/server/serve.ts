@@ -72,8 +72,9 @@ export interface ServeOptions {
   hubHttp?: HubHttpOptions;
   /**
    * The demo page's server side (demo.ts): the market feed and /demo/token. Default false (the CLI
-   * turns it on). Unless `access.tokenSecret` is set, demo tokens are signed with a random secret and
-   * clients without a token stay welcome.
+   * turns it on). Demo tokens are signed with a random secret of their own and clients without a token
+   * stay welcome; with `access.tokenSecret` set, /demo/token is not served (anyone could get a token
+   * for any user) and the page connects with no token.
    */
   demo?: boolean | DemoOptions;
 }
@@ -114,13 +115,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const bundle = await loadBundle();
   const channels = new SseChannels(options.sse);
   const hub = new Hub(options.hub);
-  const demo = options.demo
-    ? new Demo(hub, options.demo === true ? {} : options.demo, options.access?.tokenSecret)
-    : null;
+  const demo = options.demo ? new Demo(hub, options.demo === true ? {} : options.demo) : null;
+  const demoTokens = demo !== null && options.access?.tokenSecret === undefined;
   const access = new HubAccess(
-    demo !== null && options.access?.tokenSecret === undefined
-      ? { ...options.access, tokenSecret: demo.secret, allowAnonymous: true }
-      : options.access,
+    demoTokens ? { ...options.access, tokenSecret: demo.secret, allowAnonymous: true } : options.access,
   );
   const hubHttp = new HubHttp(hub, access, options.hubHttp);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
@@ -147,7 +145,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       res
         .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': consolePage.length })
         .end(consolePage);
-    } else if (path === '/demo/token' && demo !== null) {
+    } else if (path === '/demo/token' && demo !== null && demoTokens) {
       void demo.token(req, res);
     } else if (path === '/conduit.js') {
       serveBundle(req, res, bundle);

@@ -224,4 +224,14 @@ describe('conduit serve: the client bundle and the demo endpoints', () => {
       await demo.close();
     }
   });
+
+  it('gives no demo tokens when the server has a token secret of its own (they would name any user)', async () => {
+    const guarded = await startServer({ port: 0, demo: true, access: { tokenSecret: 'k'.repeat(32) } });
+    try {
+      assert.equal((await fetch(`${guarded.url}/demo/token?name=Ann`)).status, 404);
+      assert.equal((await fetch(`${guarded.url}/hub/poll?t=abcdefghijklmnopqrst`)).status, 401);
+    } finally {
+      await guarded.close();
+    }
+  });
 });
