@@ -97,6 +97,9 @@ interface PendingRequest {
 
 type ServerMessage = { type: string; [field: string]: unknown };
 
+/** A publish the server could not take (UNAVAILABLE) is sent again after this long, ms. */
+const UNAVAILABLE_RETRY_MS = 1000;
+
 /** Presence requests and unsubscribes waiting for their answer, at most. */
 const MAX_PENDING_REQUESTS = 1000;
 
@@ -457,7 +460,13 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
     }
     for (const [cmid, p] of this.publishes) {
       if (p.id !== m.id) continue;
-      if (m.code === 'UNAVAILABLE') return; // sent again on the next connection
+      if (m.code === 'UNAVAILABLE') {
+        // The server's broker failed it: try again in a second (and on any new connection).
+        setTimeout(() => {
+          if (this.publishes.get(cmid) === p && this.live) this.sendPublish(p);
+        }, UNAVAILABLE_RETRY_MS);
+        return;
+      }
       this.publishes.delete(cmid);
       p.reject(error);
       return;

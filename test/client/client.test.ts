@@ -4,6 +4,9 @@ import { SignJWT } from 'jose';
 import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
+import type { PublishOptions } from '../../src/session/broker.js';
+import { MemoryBroker } from '../../src/session/brokers/memory.js';
+import type { Publication } from '../../src/session/history.js';
 
 let server: RunningServer;
 before(async () => {
@@ -200,6 +203,34 @@ describe('the hub client: liveness of the server', () => {
     } finally {
       c.close();
       await hub.close();
+    }
+  });
+});
+
+describe('the hub client: a broker that fails', () => {
+  it('sends a publish answered UNAVAILABLE again a second later, and it is delivered once', async () => {
+    class FlakyBroker extends MemoryBroker {
+      failures = 1;
+      override async publish(channel: string, data: string, options: PublishOptions): Promise<Publication> {
+        if (this.failures-- > 0) throw new Error('the broker is down');
+        return super.publish(channel, data, options);
+      }
+    }
+    const flaky = await startServer({ port: 0, hub: { broker: new FlakyBroker() } });
+    const c = connectHub(flaky.url);
+    try {
+      const got: string[] = [];
+      const sub = c.subscribe('retry', (m) => got.push(m.data));
+      await new Promise((resolve) => sub.on('subscribed', resolve));
+      const started = Date.now();
+      const ack = await c.publish('retry', 'once');
+      assert.ok(Date.now() - started >= 900, 'retried after about a second');
+      await until(() => got.length === 1, 'the delivery');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual([got, ack.offset], [['once'], 1]);
+    } finally {
+      c.close();
+      await flaky.close();
     }
   });
 });
