@@ -15,8 +15,6 @@ import { PreparedMessage } from '../transports/ws/prepared.js';
 import type { WebSocketServer } from '../transports/ws/server.js';
 import { type HubAccess, TokenError } from './hub-access.js';
 
-/** Bytes a client may have waiting in its socket before the hub holds messages in the session queue. */
-const HIGH_WATER = 256 * 1024;
 /** `handleProtocols` for the route: conduit.v1 or nothing (the connection is then closed with 1002). */
 export function chooseHubProtocol(protocols: readonly string[]): string | false {
   return protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : false;
@@ -76,8 +74,12 @@ class WebSocketHubTransport implements HubTransport {
     private readonly corker: Corker,
   ) {}
 
+  /**
+   * Open and not over the connection's high-water mark (1 MiB by default): past it the hub keeps
+   * messages in the session queue, and the connection's 'drain' says when to go on.
+   */
   get writable(): boolean {
-    return this.ws.readyState === 1 && this.ws.bufferedAmount < HIGH_WATER;
+    return this.ws.readyState === 1 && !this.ws.backpressured;
   }
 
   // Framed once for every subscriber of a publication (Outbound.wsFrame), written as is to each.

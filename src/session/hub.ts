@@ -110,6 +110,9 @@ interface SubscriptionRuntime {
   /** Publications that arrived while the subscription was recovering. */
   held: Publication[];
   overflowed: boolean;
+  /** Recovered publications not yet queued (catch-up goes as fast as the transport takes it). */
+  backlog: readonly Publication[];
+  next: number;
 }
 
 /** The hub holds `maxSessions` already: a new one is refused (try again later). */
@@ -119,6 +122,12 @@ export class HubFullError extends Error {
 
 /** Live publications held for one recovering subscription at most; past it, recover once more. */
 const MAX_HELD = 10_000;
+/**
+ * A catch-up (the publications a subscribe or a recovery brings) is queued while the session's queue
+ * holds fewer than this many messages, and goes on as the transport drains it: a long catch-up never
+ * overflows the queue (which would drop it and start over, again and again on a slow transport).
+ */
+const CATCH_UP_WINDOW = 1000;
 
 export class Hub {
   readonly broker: Broker;
@@ -284,6 +293,12 @@ export class Hub {
   /** The transport is writable again. */
   drained(session: Session): void {
     session.flush();
+    for (const sub of session.subscriptions.values()) {
+      const runtime = this.runtime.get(sub);
+      if (sub.state === 'recovering' && runtime !== undefined && runtime.next < runtime.backlog.length) {
+        this.continueCatchUp(session, sub);
+      }
+    }
   }
 
   /** Publish from the server (no client, no cmid). */
@@ -379,7 +394,7 @@ export class Hub {
       generation: (current?.generation ?? 0) + 1,
     };
     session.subscriptions.set(m.channel, sub);
-    this.runtime.set(sub, { held: [], overflowed: false });
+    this.runtime.set(sub, { held: [], overflowed: false, backlog: [], next: 0 });
     if (current === undefined) this.addLocal(m.channel, session);
     let recovery: Recovery;
     try {
@@ -494,9 +509,35 @@ export class Hub {
 
   /** Deliver recovered publications, then what was held meanwhile; recover again if that overflowed. */
   private catchUp(session: Session, sub: Subscription, publications: readonly Publication[]): void {
-    sub.state = 'live';
-    for (const p of publications) this.deliver(session, sub, p);
     const runtime = this.runtime.get(sub)!;
+    runtime.backlog = publications;
+    runtime.next = 0;
+    this.continueCatchUp(session, sub);
+  }
+
+  /**
+   * Queue the backlog while the queue has room (CATCH_UP_WINDOW); the subscription stays 'recovering'
+   * (live publications are held) until all of it is queued, then the held ones follow.
+   */
+  private continueCatchUp(session: Session, sub: Subscription): void {
+    const runtime = this.runtime.get(sub)!;
+    sub.state = 'live';
+    while (runtime.next < runtime.backlog.length) {
+      if (session.queue.length >= CATCH_UP_WINDOW) {
+        // Goes on from drained(), when the transport takes more.
+        sub.state = 'recovering';
+        return;
+      }
+      this.deliver(session, sub, runtime.backlog[runtime.next++]!);
+      if (sub.state !== 'live') {
+        // A gap or another recovery took over.
+        runtime.backlog = [];
+        runtime.next = 0;
+        return;
+      }
+    }
+    runtime.backlog = [];
+    runtime.next = 0;
     const held = runtime.held.sort((a, b) => a.offset - b.offset);
     const overflowed = runtime.overflowed;
     runtime.held = [];
@@ -535,6 +576,11 @@ export class Hub {
   /** Stop queuing the channel, remove what is queued of it, and tell the client to resubscribe. */
   private gap(session: Session, sub: Subscription): void {
     sub.state = 'gapped';
+    const runtime = this.runtime.get(sub);
+    if (runtime !== undefined) {
+      runtime.backlog = [];
+      runtime.next = 0;
+    }
     const removed = session.queue.removeChannel(sub.channel);
     session.counters.gaps++;
     session.counters.dropped += removed;

@@ -218,6 +218,15 @@ export class WebSocketConnection
     return this.core.readyState;
   }
 
+  /**
+   * Whether more than `highWaterMark` bytes wait to be sent (judged a tick after the write that
+   * passed it). 'drain' is emitted when it clears: a sender that stops while this is true is sure to
+   * be told when to go on.
+   */
+  get backpressured(): boolean {
+    return this.overHighWaterMark;
+  }
+
   /** Bytes accepted by send() and not yet handed to the operating system. */
   get bufferedAmount(): number {
     const queued = this.deflate === null ? 0 : this.deflate.outboundBytes;
