@@ -1,0 +1,348 @@
+/**
+ * The Redis broker: publications, history, idempotency keys and presence in Redis, so that several
+ * Conduit nodes behind one URL share them (ioredis as the client: standalone, Sentinel or Cluster
+ * through its own support). One publish is one script call (redis-scripts.ts): the offset is assigned
+ * exactly once, the entry goes into the channel's stream (trimmed by count and age), the idempotency
+ * key is set and the publication goes out on the channel's pub/sub channel, to every node listening.
+ *
+ * History lives in a Redis Stream whose entry ids are "<time>-<offset>", so the offsets and epochs are
+ * the same on every node; an epoch is set when a channel's keys are created, so a history lost in
+ * Redis (a flush, a restart without persistence, keys expired after `channelTtlMs` idle) gives a new
+ * epoch and resuming clients learn it (`recovered: false`, 'epoch').
+ *
+ * Presence: a sorted set of members by expiry time per channel; each node refreshes its own members
+ * every `presenceTtlMs / 3`, so the members of a crashed node expire; every node reaps the expired
+ * members of the channels it listens to (and says they left). Presence and publications reach this
+ * node's handlers through pub/sub only, like any other node's.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Broker, PresenceMember, PublishOptions } from '../broker.js';
+import type { HistoryLimits, Publication, PublisherInfo, Recovery, StreamPosition } from '../history.js';
+import { JOIN_SCRIPT, LEAVE_SCRIPT, PUBLISH_SCRIPT, REAP_SCRIPT, RECOVER_SCRIPT } from './redis-scripts.js';
+
+export interface RedisBrokerOptions {
+  /** A redis:// URL, or ioredis options. Default redis://127.0.0.1:6379. */
+  redis?: string | RedisOptions;
+  /** Prefix of every key and pub/sub channel (keys of other applications are never touched). Default 'conduit:'. */
+  prefix?: string;
+  /** History per channel: maxCount (default 1000) and maxAgeMs (default 10 minutes). maxBytes is not applied in Redis. */
+  history?: HistoryLimits;
+  /** How long a channel's keys live without a publish, ms (its epoch ends then). Default 24 h. */
+  channelTtlMs?: number;
+  /** How long an idempotency key is remembered, ms. Default 5 minutes. */
+  idempotencyTtlMs?: number;
+  /** A presence member not refreshed for this long is gone (its node crashed), ms. Default 30 s. */
+  presenceTtlMs?: number;
+  /** A command without an answer by then fails (the hub answers UNAVAILABLE), ms. Default 2,000. */
+  commandTimeoutMs?: number;
+  /** Makes an epoch. Default: 8 random base-36 characters. */
+  newEpoch?: () => string;
+}
+
+type PresenceHandler = (channel: string, change: 'join' | 'leave', member: PresenceMember) => void;
+
+interface ScriptedRedis extends Redis {
+  conduitPublish(...args: (string | number)[]): Promise<[0, string] | [1, string, number, number]>;
+  conduitRecover(...args: (string | number)[]): Promise<[string, number, [string, string[]][]]>;
+  conduitJoin(...args: (string | number)[]): Promise<number>;
+  conduitLeave(...args: (string | number)[]): Promise<number>;
+  conduitReap(...args: (string | number)[]): Promise<number>;
+}
+
+export class RedisBroker implements Broker {
+  /** Commands and scripts. */
+  readonly redis: ScriptedRedis;
+  /** Pub/sub (a connection in subscriber mode takes no other command). */
+  private readonly subscriber: Redis;
+  private readonly prefix: string;
+  private readonly maxCount: number;
+  private readonly maxAgeMs: number;
+  private readonly channelTtlMs: number;
+  private readonly keyTtlMs: number;
+  private readonly presenceTtlMs: number;
+  private readonly newEpoch: () => string;
+  /** Channels listened to: how many times, and the SUBSCRIBE under way or done. */
+  private readonly listening = new Map<string, { count: number; subscribed: Promise<unknown> }>();
+  /** Members this node joined, by channel: refreshed while they are here. */
+  private readonly local = new Map<string, Map<string, PresenceMember>>();
+  private readonly publicationHandlers: ((publication: Publication) => void)[] = [];
+  private readonly presenceHandlers: PresenceHandler[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: RedisBrokerOptions = {}) {
+    this.prefix = options.prefix ?? 'conduit:';
+    this.maxCount = options.history?.maxCount ?? 1000;
+    this.maxAgeMs = options.history?.maxAgeMs ?? 10 * 60_000;
+    this.channelTtlMs = options.channelTtlMs ?? 24 * 3_600_000;
+    this.keyTtlMs = options.idempotencyTtlMs ?? 5 * 60_000;
+    this.presenceTtlMs = options.presenceTtlMs ?? 30_000;
+    this.newEpoch = options.newEpoch ?? (() => randomBytes(6).readUIntBE(0, 6).toString(36).slice(0, 8));
+    const connection: RedisOptions = {
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      maxRetriesPerRequest: 1,
+      ...(typeof options.redis === 'object' ? options.redis : {}),
+    };
+    const url = typeof options.redis === 'string' ? options.redis : 'redis://127.0.0.1:6379';
+    this.redis = (
+      typeof options.redis === 'object' ? new Redis(connection) : new Redis(url, connection)
+    ) as ScriptedRedis;
+    this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
+    this.redis.on('error', () => undefined); // reported through failing commands; ioredis reconnects
+    this.subscriber.on('error', () => undefined);
+    this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.redis.defineCommand('conduitRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
+    this.redis.defineCommand('conduitJoin', { numberOfKeys: 2, lua: JOIN_SCRIPT });
+    this.redis.defineCommand('conduitLeave', { numberOfKeys: 2, lua: LEAVE_SCRIPT });
+    this.redis.defineCommand('conduitReap', { numberOfKeys: 2, lua: REAP_SCRIPT });
+    this.subscriber.on('message', (channel: string, message: string) => this.received(channel, message));
+    this.timer = setInterval(() => void this.housekeeping(), Math.max(50, this.presenceTtlMs / 3));
+    this.timer.unref();
+  }
+
+  /** Resolves once both connections are ready (rejects if Redis cannot be reached or refuses us). */
+  async ready(): Promise<void> {
+    await Promise.all([this.redis.ping(), this.subscriber.ping()]);
+  }
+
+  async publish(channel: string, data: string, options: PublishOptions): Promise<Publication> {
+    const from =
+      options.from === null ? '' : JSON.stringify({ s: options.from.session, u: options.from.user });
+    const meta = this.key(channel, 'm');
+    const key = options.idempotencyKey;
+    const answer = await this.redis.conduitPublish(
+      meta,
+      this.key(channel, 's'),
+      key === undefined ? meta : this.key(channel, `k:${key}`),
+      data,
+      from,
+      this.maxCount,
+      this.maxAgeMs,
+      this.keyTtlMs,
+      this.newEpoch(),
+      this.pubChannel(channel),
+      key === undefined ? '0' : '1',
+      Math.max(this.channelTtlMs, this.maxAgeMs),
+    );
+    if (answer[0] === 0) {
+      const [epoch, offset, time] = answer[1].split(' ');
+      return { channel, epoch: epoch!, offset: Number(offset), time: Number(time), data, from: options.from };
+    }
+    return {
+      channel,
+      epoch: answer[1],
+      offset: Number(answer[2]),
+      time: Number(answer[3]),
+      data,
+      from: options.from,
+    };
+  }
+
+  async recover(channel: string, since: StreamPosition | null): Promise<Recovery> {
+    // A SUBSCRIBE under way completes first: what is published after this read arrives by pub/sub.
+    await this.listening.get(channel)?.subscribed;
+    const [epoch, topOffset, entries] = await this.redis.conduitRecover(
+      this.key(channel, 'm'),
+      this.key(channel, 's'),
+      since === null ? '' : since.epoch,
+      since === null ? 0 : since.offset,
+      this.newEpoch(),
+      Math.max(this.channelTtlMs, this.maxAgeMs),
+    );
+    const top = { epoch, offset: Number(topOffset) };
+    const kept = entries.reverse().map((entry) => this.entryPublication(channel, epoch, entry));
+    if (since === null) return { recovered: true, top, publications: [] };
+    if (since.epoch !== epoch) return { recovered: false, reason: 'epoch', top, publications: kept };
+    if (since.offset > top.offset) return { recovered: false, reason: 'future', top, publications: [] };
+    if (since.offset === top.offset) return { recovered: true, top, publications: [] };
+    const oldest = kept.length > 0 ? kept[0]!.offset : top.offset + 1;
+    if (since.offset < oldest - 1) return { recovered: false, reason: 'trimmed', top, publications: kept };
+    return { recovered: true, top, publications: kept };
+  }
+
+  async listen(channel: string): Promise<void> {
+    const entry = this.listening.get(channel);
+    if (entry !== undefined) {
+      entry.count++;
+      await entry.subscribed;
+      return;
+    }
+    const subscribed = this.subscriber.subscribe(this.pubChannel(channel)).catch(() => undefined);
+    this.listening.set(channel, { count: 1, subscribed });
+    await subscribed;
+  }
+
+  async unlisten(channel: string): Promise<void> {
+    const entry = this.listening.get(channel);
+    if (entry === undefined) return;
+    if (--entry.count > 0) return;
+    this.listening.delete(channel);
+    await this.subscriber.unsubscribe(this.pubChannel(channel)).catch(() => undefined);
+  }
+
+  onPublication(handler: (publication: Publication) => void): void {
+    this.publicationHandlers.push(handler);
+  }
+
+  async join(channel: string, member: PresenceMember): Promise<boolean> {
+    let members = this.local.get(channel);
+    if (members === undefined) {
+      members = new Map();
+      this.local.set(channel, members);
+    }
+    members.set(member.session, member);
+    return (await this.joinRemote(channel, member)) === 1;
+  }
+
+  async leave(channel: string, session: string): Promise<boolean> {
+    const members = this.local.get(channel);
+    members?.delete(session);
+    if (members?.size === 0) this.local.delete(channel);
+    const removed = await this.redis.conduitLeave(
+      this.key(channel, 'p'),
+      this.key(channel, 'pd'),
+      session,
+      this.pubChannel(channel),
+    );
+    return removed === 1;
+  }
+
+  async members(channel: string): Promise<readonly PresenceMember[]> {
+    const sessions = await this.redis.zrangebyscore(this.key(channel, 'p'), Date.now(), '+inf');
+    if (sessions.length === 0) return [];
+    const users = await this.redis.hmget(this.key(channel, 'pd'), ...sessions);
+    return sessions.map((session, i) => ({ session, user: parseUser(users[i] ?? 'null') }));
+  }
+
+  onPresence(handler: PresenceHandler): void {
+    this.presenceHandlers.push(handler);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    // This node's members leave now rather than at their expiry.
+    const leaving: Promise<unknown>[] = [];
+    for (const [channel, members] of this.local) {
+      for (const session of members.keys()) leaving.push(this.leave(channel, session).catch(() => false));
+    }
+    await Promise.all(leaving);
+    this.subscriber.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  // Internals ---------------------------------------------------------------------------------------
+
+  /** A key of `channel`; the hash tag keeps a channel's keys in one Cluster slot. */
+  private key(channel: string, suffix: string): string {
+    return `${this.prefix}{${channel}}:${suffix}`;
+  }
+
+  private pubChannel(channel: string): string {
+    return `${this.prefix}{${channel}}:pub`;
+  }
+
+  private joinRemote(channel: string, member: PresenceMember): Promise<number> {
+    const now = Date.now();
+    const user = JSON.stringify(member.user);
+    return this.redis.conduitJoin(
+      this.key(channel, 'p'),
+      this.key(channel, 'pd'),
+      member.session,
+      user,
+      now + this.presenceTtlMs,
+      now,
+      this.pubChannel(channel),
+      JSON.stringify({ s: member.session, u: user }),
+      Math.max(10 * this.presenceTtlMs, 60_000),
+    );
+  }
+
+  /** Refresh this node's members; reap the expired ones of the channels listened to. */
+  private async housekeeping(): Promise<void> {
+    const work: Promise<unknown>[] = [];
+    for (const [channel, members] of this.local) {
+      for (const member of members.values()) work.push(this.joinRemote(channel, member));
+    }
+    const now = Date.now();
+    for (const channel of this.listening.keys()) {
+      work.push(
+        this.redis.conduitReap(
+          this.key(channel, 'p'),
+          this.key(channel, 'pd'),
+          now,
+          this.pubChannel(channel),
+        ),
+      );
+    }
+    await Promise.allSettled(work);
+  }
+
+  private received(pubChannel: string, message: string): void {
+    const channel = this.channelOf(pubChannel);
+    if (channel === null) return;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(message.slice(1)) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const kind = message[0];
+    if (kind === 'm') {
+      const publication: Publication = {
+        channel,
+        epoch: String(body.e),
+        offset: Number(body.o),
+        time: Number(body.t),
+        data: String(body.d),
+        from: parseFrom(String(body.f ?? '')),
+      };
+      for (const handler of this.publicationHandlers) handler(publication);
+    } else if (kind === 'j' || kind === 'l') {
+      const member: PresenceMember = { session: String(body.s), user: parseUser(String(body.u ?? 'null')) };
+      for (const handler of this.presenceHandlers) handler(channel, kind === 'j' ? 'join' : 'leave', member);
+    }
+  }
+
+  private channelOf(pubChannel: string): string | null {
+    const start = this.prefix.length + 1;
+    if (!pubChannel.startsWith(`${this.prefix}{`) || !pubChannel.endsWith('}:pub')) return null;
+    return pubChannel.slice(start, -'}:pub'.length);
+  }
+
+  private entryPublication(channel: string, epoch: string, [id, fields]: [string, string[]]): Publication {
+    const dash = id.indexOf('-');
+    let data = '';
+    let from = '';
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'd') data = fields[i + 1]!;
+      else if (fields[i] === 'f') from = fields[i + 1]!;
+    }
+    return {
+      channel,
+      epoch,
+      offset: Number(id.slice(dash + 1)),
+      time: Number(id.slice(0, dash)),
+      data,
+      from: parseFrom(from),
+    };
+  }
+}
+
+function parseFrom(text: string): PublisherInfo | null {
+  if (text === '') return null;
+  try {
+    const value = JSON.parse(text) as { s?: unknown; u?: unknown };
+    return { session: String(value.s), user: typeof value.u === 'string' ? value.u : null };
+  } catch {
+    return null;
+  }
+}
+
+function parseUser(text: string): string | null {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
