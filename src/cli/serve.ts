@@ -13,6 +13,9 @@ const HELP = `Usage: conduit serve [options]
   --deflate MODE    permessage-deflate: shared (default; no zlib state kept per connection),
                     dedicated (context takeover: better ratio, ~300 KiB per busy connection) or off
   --no-demo         no simulated market feed and no /demo/token (the demo page still loads)
+  --redis URL       scale-out: the hub's channels, history and presence in Redis (redis://[:password@]host:port),
+                    shared by every node started with the same URL and prefix
+  --redis-prefix P  prefix of every Redis key and pub/sub channel (default conduit:)
 
 Endpoints: GET / (demo page: chat, market ticker), GET /conduit.js (hub client),
 the hub: WS /ws (conduit.v1), GET /hub/sse, GET /hub/poll, POST /hub/send (docs/protocol.md),
@@ -34,6 +37,8 @@ export async function runServe(argv: string[]): Promise<number> {
       heartbeat: { type: 'string' },
       deflate: { type: 'string', default: 'shared' },
       'no-demo': { type: 'boolean' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -53,6 +58,13 @@ export async function runServe(argv: string[]): Promise<number> {
   const server = await startServer({
     perMessageDeflate: parseDeflateMode(values.deflate),
     demo: values['no-demo'] !== true,
+    redis:
+      values.redis === undefined
+        ? undefined
+        : {
+            redis: values.redis,
+            ...(values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] }),
+          },
     host: values.host,
     port,
     tls,

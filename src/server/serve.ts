@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
+import { RedisBroker, type RedisBrokerOptions } from '../session/brokers/redis.js';
 import { Hub, type HubOptions } from '../session/hub.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
@@ -77,6 +78,12 @@ export interface ServeOptions {
    * for any user) and the page connects with no token.
    */
   demo?: boolean | DemoOptions;
+  /**
+   * Scale-out: the hub's broker in Redis (a redis:// URL, or RedisBrokerOptions), so that several
+   * nodes share channels, history and presence. Startup fails with a clear error when Redis cannot be
+   * reached or refuses the credentials. Default: the in-memory broker (one node).
+   */
+  redis?: string | RedisBrokerOptions;
 }
 
 export interface RunningServer {
@@ -114,7 +121,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const consolePage = await readFile(CONSOLE_PAGE);
   const bundle = await loadBundle();
   const channels = new SseChannels(options.sse);
-  const hub = new Hub(options.hub);
+  const broker = options.redis === undefined ? undefined : await connectRedis(options.redis, options.hub);
+  const hub = new Hub({ ...options.hub, ...(broker === undefined ? {} : { broker }) });
   const demo = options.demo ? new Demo(hub, options.demo === true ? {} : options.demo) : null;
   const demoTokens = demo !== null && options.access?.tokenSecret === undefined;
   const access = new HubAccess(
@@ -231,6 +239,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       channels.closeAll();
       demo?.close();
       await hub.close();
+      await broker?.close();
       hubHttp.close();
       await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);
       await new Promise<void>((resolve) => {
@@ -239,6 +248,34 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       });
     },
   };
+}
+
+/** The Redis broker, ready: Redis answered (and took the credentials), or a clear error. */
+async function connectRedis(
+  redis: string | RedisBrokerOptions,
+  hub: HubOptions | undefined,
+): Promise<RedisBroker> {
+  const options: RedisBrokerOptions = typeof redis === 'string' ? { redis } : redis;
+  const broker = new RedisBroker({ history: hub?.history, ...options });
+  try {
+    await broker.ready();
+  } catch (error) {
+    broker.disconnect();
+    const where = typeof options.redis === 'string' ? redactUrl(options.redis) : 'the configured Redis';
+    throw new Error(`cannot use Redis at ${where}: ${(error as Error).message}`);
+  }
+  return broker;
+}
+
+/** A URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'an unparsable URL';
+  }
 }
 
 function serveBundle(

@@ -88,7 +88,10 @@ export class RedisBroker implements Broker {
       typeof options.redis === 'object' ? new Redis(connection) : new Redis(url, connection)
     ) as ScriptedRedis;
     this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
-    this.redis.on('error', () => undefined); // reported through failing commands; ioredis reconnects
+    // Reported through failing commands (ioredis reconnects by itself); the last one explains ready().
+    this.redis.on('error', (error: Error) => {
+      this.lastError = error;
+    });
     this.subscriber.on('error', () => undefined);
     this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     this.redis.defineCommand('conduitRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
@@ -102,8 +105,15 @@ export class RedisBroker implements Broker {
 
   /** Resolves once both connections are ready (rejects if Redis cannot be reached or refuses us). */
   async ready(): Promise<void> {
-    await Promise.all([this.redis.ping(), this.subscriber.ping()]);
+    try {
+      await Promise.all([this.redis.ping(), this.subscriber.ping()]);
+    } catch (error) {
+      // "max retries per request" says less than the connection's own error (ECONNREFUSED, WRONGPASS).
+      throw this.lastError ?? error;
+    }
   }
+
+  private lastError: Error | null = null;
 
   async publish(channel: string, data: string, options: PublishOptions): Promise<Publication> {
     const from =
@@ -216,6 +226,13 @@ export class RedisBroker implements Broker {
 
   onPresence(handler: PresenceHandler): void {
     this.presenceHandlers.push(handler);
+  }
+
+  /** Drop both connections at once (no goodbye to Redis, no leave for this node's members). */
+  disconnect(): void {
+    clearInterval(this.timer);
+    this.subscriber.disconnect();
+    this.redis.disconnect();
   }
 
   async close(): Promise<void> {

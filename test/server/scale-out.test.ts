@@ -1,0 +1,179 @@
+/**
+ * Scale-out over Redis: three `conduit serve` processes (test/support/hub-server-child.ts) sharing one
+ * Redis (REDIS_URL) under a key prefix of this run. A publication on any node reaches subscribers on
+ * every node and transport; a client whose connections land on another node each time (a round-robin
+ * balancer, no stickiness) resumes with nothing lost or repeated.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
+import { connectHub } from '../../src/client/node.js';
+import { startServer } from '../../src/server/serve.js';
+import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
+
+const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `conduit-test-nodes:${process.pid}:${Date.now()}:`;
+const CHILD = fileURLToPath(new URL('../support/hub-server-child.js', import.meta.url));
+
+const nodes: { child: ChildProcess; url: string; port: number }[] = [];
+
+before(async () => {
+  for (let i = 0; i < 3; i++) {
+    const child = fork(CHILD, [
+      JSON.stringify({ redis: { redis: REDIS, prefix: PREFIX }, hubHttp: { pollTimeoutMs: 2000 } }),
+    ]);
+    const [message] = (await once(child, 'message')) as [{ port: number }];
+    nodes.push({ child, port: message.port, url: `http://127.0.0.1:${message.port}` });
+  }
+});
+
+after(async () => {
+  for (const node of nodes) node.child.disconnect();
+  const admin = new Redis(REDIS);
+  const keys = await admin.keys(`${PREFIX}*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+});
+
+function subscribed(client: ConduitClient, channel: string, got: HubMessage[]): Promise<unknown> {
+  const sub = client.subscribe(channel, (m) => got.push(m));
+  return new Promise((resolve) => sub.on('subscribed', resolve));
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('scale-out: three nodes on one Redis', () => {
+  it('delivers a publication made on node A to subscribers on B and C over every transport', async () => {
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+    const subscribers: [string, TransportKind][] = [
+      [b.url, 'websocket'],
+      [c.url, 'sse'],
+      [b.url, 'polling'],
+      [c.url, 'websocket'],
+    ];
+    const clients = subscribers.map(([url, kind]) => connectHub(url, { transports: [kind] }));
+    const got = clients.map(() => [] as HubMessage[]);
+    try {
+      await Promise.all(clients.map((client, i) => subscribed(client, 'across', got[i]!)));
+      const publisher = connectHub(a.url);
+      const acks = [];
+      for (let i = 0; i < 20; i++) acks.push(await publisher.publish('across', `m${i}`));
+      publisher.close();
+      await until(() => got.every((g) => g.length === 20), 'every subscriber has all 20');
+      for (const g of got) {
+        assert.deepEqual(
+          g.map((m) => m.data),
+          Array.from({ length: 20 }, (_, i) => `m${i}`),
+        );
+        assert.deepEqual(
+          g.map((m) => m.offset),
+          acks.map((ack) => ack.offset),
+        );
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
+  });
+
+  it('a WebSocket client sent to another node at each reconnect resumes with nothing lost or repeated', async () => {
+    let balancer: Balancer | null = null;
+    balancer = await startRoundRobin(nodes.map((n) => n.port));
+    const reader = connectHub(balancer.url, { transports: ['websocket'], backoffMinMs: 20 });
+    const writer = connectHub(nodes[0]!.url);
+    const got: HubMessage[] = [];
+    try {
+      await subscribed(reader, 'moving', got);
+      for (let i = 0; i < 300; i++) {
+        await writer.publish('moving', `m${i}`);
+        if (i % 50 === 25) balancer.kill(); // the reader lands on the next node
+      }
+      await until(() => got.length >= 300, `300 messages (got ${got.length})`);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        got.map((m) => m.data),
+        Array.from({ length: 300 }, (_, i) => `m${i}`),
+      );
+      assert.ok(
+        new Set(balancer.picks).size === 3,
+        `connections went to ${new Set(balancer.picks).size} nodes`,
+      );
+    } finally {
+      reader.close();
+      writer.close();
+      await balancer.close();
+    }
+  });
+});
+
+describe('scale-out: bad Redis configuration', () => {
+  it('refuses to start with a clear error for a wrong password or an unreachable Redis', async () => {
+    // A Redis of our own that wants a password.
+    const port = 20000 + (process.pid % 20000);
+    const guarded = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--requirepass',
+        'right',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await until(
+        () => guarded.exitCode === null && guarded.pid !== undefined,
+        'redis-server to start',
+        5000,
+      );
+      const probe = new Redis({ port, password: 'right', lazyConnect: true, maxRetriesPerRequest: 0 });
+      for (let i = 0; i < 50; i++) {
+        if (
+          await probe.ping().then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      probe.disconnect();
+      await assert.rejects(
+        startServer({ port: 0, redis: `redis://:wrong-password@127.0.0.1:${port}` }),
+        (error: Error) => {
+          assert.match(
+            error.message,
+            new RegExp(`^cannot use Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}.*WRONGPASS`),
+          );
+          assert.doesNotMatch(error.message, /wrong-password/);
+          return true;
+        },
+      );
+      const ok = await startServer({ port: 0, redis: `redis://:right@127.0.0.1:${port}` });
+      await ok.close();
+    } finally {
+      guarded.kill();
+    }
+    const started = Date.now();
+    await assert.rejects(
+      startServer({ port: 0, redis: { redis: 'redis://127.0.0.1:1', commandTimeoutMs: 500 } }),
+      /cannot use Redis at redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/,
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+});
