@@ -17,7 +17,8 @@ import type { Session } from '../session/session.js';
 import { SseStream } from '../transports/sse/stream.js';
 import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
 import { type HubAccess, TokenError } from './hub-access.js';
-import { PollingTransport } from './hub-polling.js';
+import type { HubMesh, RemotePolls } from './hub-mesh.js';
+import { answer, PollingTransport, type PollWaiter, responseWaiter } from './hub-polling.js';
 import { disconnectText, sseTransport } from './hub-sse.js';
 
 export interface HubHttpOptions {
@@ -43,10 +44,13 @@ export class HubHttp {
     private readonly hub: Hub,
     private readonly access: HubAccess,
     options: HubHttpOptions = {},
+    /** With several nodes (Redis): requests for sessions held elsewhere go there (hub-mesh.ts). */
+    private readonly mesh: HubMesh | null = null,
   ) {
     this.pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
     this.maxPostBytes = options.maxPostBytes ?? 1024 * 1024;
     this.sseKeepAliveMs = options.sseKeepAliveMs ?? 15_000;
+    mesh?.servePolls(this.remotePolls);
   }
 
   /** Polling transports open now. */
@@ -82,8 +86,8 @@ export class HubHttp {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     void this.access.identify(url, req.headers.authorization).then(
       (identity) => {
-        if (path === '/hub/sse') this.sse(req, res, url, identity);
-        else if (path === '/hub/poll') this.poll(res, url, identity);
+        if (path === '/hub/sse') void this.sse(req, res, url, identity);
+        else if (path === '/hub/poll') void this.poll(res, url, identity);
         else void this.send(req, res, url, identity);
       },
       (error: unknown) => {
@@ -98,7 +102,9 @@ export class HubHttp {
     for (const { transport } of [...this.polling.values()]) transport.close(1001, 'server shutting down');
   }
 
-  private sse(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): void {
+  private async sse(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
+    const resume = url.searchParams.get('session');
+    await this.mesh?.takeOver(resume, identity);
     if (res.writableEnded || res.destroyed) return;
     const stream = new SseStream(req, res, {
       keepAliveMs: this.sseKeepAliveMs,
@@ -108,20 +114,20 @@ export class HubHttp {
     const transport = sseTransport(stream);
     let session: Session;
     try {
-      session = this.hub.open(transport, identity, url.searchParams.get('session'));
+      session = this.hub.open(transport, identity, resume);
     } catch (error) {
       stream.sendEncoded(`data: ${disconnectText(1013, (error as Error).message)}\n\n`);
       stream.close();
       return;
     }
+    this.mesh?.claim(session);
     // http's response emits 'drain'; http2's compatibility response leaves it to its stream.
     const writable = 'stream' in res ? res.stream : res;
     writable.on('drain', () => this.hub.drained(session));
     stream.on('close', () => this.hub.detach(session, transport));
   }
 
-  private poll(res: HttpResponse, url: URL, identity: HubIdentity): void {
-    if (res.writableEnded || res.destroyed) return;
+  private async poll(res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
     const id = url.searchParams.get('t') ?? '';
     if (!TRANSPORT_ID.test(id)) {
       replyJson(res, 400, { error: 't: 16-64 characters of A-Z a-z 0-9 _ -' });
@@ -133,49 +139,87 @@ export class HubHttp {
         replyJson(res, 403, { error: 'that transport belongs to another user' });
         return;
       }
-      this.hub.seen(existing.session);
-      existing.transport.attach(res);
-      this.hub.drained(existing.session);
+      this.wait(existing.transport, existing.session, responseWaiter(res));
       return;
     }
+    const resume = url.searchParams.get('session');
+    if (this.mesh !== null && resume !== null && this.hub.session(resume) === undefined) {
+      // The transport may live on the node that holds the session: the GET waits there.
+      const lines = await this.mesh.poll(resume, identity.user, id, this.pollTimeoutMs);
+      if (lines === 'failed') {
+        replyJson(res, 504, { error: 'the node holding the session did not answer' });
+        return;
+      }
+      if (lines !== 'missing') {
+        if (!res.writableEnded && !res.destroyed) answer(res, lines);
+        return;
+      }
+      await this.mesh.takeOver(resume, identity);
+    }
+    if (res.writableEnded || res.destroyed) return;
     const transport = new PollingTransport(this.pollTimeoutMs, () => {
       if (this.polling.get(id)?.transport === transport) this.polling.delete(id);
     });
     let session: Session;
     try {
-      session = this.hub.open(transport, identity, url.searchParams.get('session'));
+      session = this.hub.open(transport, identity, resume);
     } catch (error) {
       replyJson(res, 503, { error: (error as Error).message }, false, { 'retry-after': '5' });
       return;
     }
-    transport.attach(res);
+    this.mesh?.claim(session);
+    transport.attach(responseWaiter(res));
     this.hub.drained(session);
     if (!transport.closed) this.polling.set(id, { transport, session });
   }
 
+  /** A GET (here, or forwarded from another node) waits on the transport. */
+  private wait(transport: PollingTransport, session: Session, waiter: PollWaiter): void {
+    this.hub.seen(session);
+    transport.attach(waiter);
+    this.hub.drained(session);
+  }
+
+  /** For the mesh: a poll forwarded from another node, for transport `t` of `session` held here. */
+  private readonly remotePolls: RemotePolls = {
+    poll: (t, session, reply) => {
+      const existing = this.polling.get(t);
+      if (existing === undefined || existing.transport.closed || existing.session !== session) return false;
+      // The forwarding node answers its client, or fails it if this answer comes too late.
+      this.wait(existing.transport, session, { answer: reply, onGone: () => undefined });
+      return true;
+    },
+  };
+
   private async send(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
     const id = url.searchParams.get('session') ?? '';
-    const session = this.hub.session(id);
-    if (session === undefined) {
-      const message = 'that session is unknown or expired: reconnect';
-      replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message }, true);
+    const local = this.hub.session(id);
+    if (local !== undefined && local.user !== identity.user) {
+      replyJson(res, 403, { error: 'that session belongs to another user' }, true);
       return;
     }
-    if (session.user !== identity.user) {
-      replyJson(res, 403, { error: 'that session belongs to another user' }, true);
+    if (local === undefined && this.mesh === null) {
+      this.unknownSession(res, true);
       return;
     }
     const body = await readTextBody(req, res, this.maxPostBytes);
     if (body === null) return;
-    // The session may have ended while the body came; its messages would answer nobody.
-    if (this.hub.session(id) !== session) {
-      replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message: 'the session ended' });
-      return;
+    const lines = body.split('\n').filter((line) => line.trim() !== '');
+    // Looked up again: the session may have ended, or moved here or away, while the body came.
+    const session = this.hub.session(id);
+    if (session !== undefined && session.user === identity.user) {
+      for (const line of lines) this.hub.receive(session, line);
+      (res as ServerResponse).writeHead(204).end();
+    } else if (this.mesh !== null && (await this.mesh.send(id, identity.user, lines))) {
+      (res as ServerResponse).writeHead(204).end();
+    } else {
+      this.unknownSession(res, false);
     }
-    for (const line of body.split('\n')) {
-      if (line.trim() !== '') this.hub.receive(session, line);
-    }
-    (res as ServerResponse).writeHead(204).end();
+  }
+
+  private unknownSession(res: HttpResponse, close: boolean): void {
+    const message = 'that session is unknown or expired: reconnect';
+    replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message }, close);
   }
 }
 

@@ -15,9 +15,24 @@ import { disconnectText } from './hub-sse.js';
 /** Largest answer, UTF-16 code units, before the rest waits for the next GET. */
 const MAX_BATCH_UNITS = 1024 * 1024;
 
+/** A GET waiting for lines: an HTTP response here, or a poll forwarded from another node (hub-mesh.ts). */
+export interface PollWaiter {
+  answer(lines: string[]): void;
+  /** The waiter went away before being answered (the client closed the request). */
+  onGone(listener: () => void): void;
+}
+
+/** The waiter of a local GET: answers it with NDJSON. */
+export function responseWaiter(res: HttpResponse): PollWaiter {
+  return {
+    answer: (lines) => answer(res, lines),
+    onGone: (listener) => res.on('close', listener),
+  };
+}
+
 export class PollingTransport implements HubTransport {
   readonly kind = 'polling';
-  private waiting: { res: HttpResponse; timer: NodeJS.Timeout } | null = null;
+  private waiting: { waiter: PollWaiter; timer: NodeJS.Timeout } | null = null;
   private batch: string[] = [];
   private units = 0;
   private closedWith: string | null = null;
@@ -37,16 +52,16 @@ export class PollingTransport implements HubTransport {
   }
 
   /** A GET arrived: it waits for messages (or is answered at once if the transport closed). */
-  attach(res: HttpResponse): void {
+  attach(waiter: PollWaiter): void {
     if (this.closedWith !== null) {
-      answer(res, [this.closedWith]);
+      waiter.answer([this.closedWith]);
       return;
     }
     if (this.waiting !== null) this.answerWaiting([]);
     const timer = setTimeout(() => this.answerWaiting([]), this.pollTimeoutMs);
-    const waiting = { res, timer };
+    const waiting = { waiter, timer };
     this.waiting = waiting;
-    res.on('close', () => {
+    waiter.onGone(() => {
       if (this.waiting !== waiting) return;
       clearTimeout(timer);
       this.waiting = null;
@@ -81,11 +96,12 @@ export class PollingTransport implements HubTransport {
     if (waiting === null) return;
     this.waiting = null;
     clearTimeout(waiting.timer);
-    answer(waiting.res, lines);
+    waiting.waiter.answer(lines);
   }
 }
 
-function answer(res: HttpResponse, lines: string[]): void {
+/** Answer a GET with the lines, one per line (NDJSON). */
+export function answer(res: HttpResponse, lines: string[]): void {
   const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   (res as import('node:http').ServerResponse)
     .writeHead(200, {

@@ -14,6 +14,7 @@ import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import type { WebSocketServer } from '../transports/ws/server.js';
 import { type HubAccess, TokenError } from './hub-access.js';
+import type { HubMesh } from './hub-mesh.js';
 
 /** `handleProtocols` for the route: conduit.v1 or nothing (the connection is then closed with 1002). */
 export function chooseHubProtocol(protocols: readonly string[]): string | false {
@@ -24,7 +25,13 @@ export function chooseHubProtocol(protocols: readonly string[]): string | false 
  * Serve the hub on every connection of `wss`. Give the route `origins: (o) => access.originAllowed(o)`
  * so that the Origin allow-list refuses the upgrade itself (403).
  */
-export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: HubAccess): void {
+export function serveHubOverWebSocket(
+  hub: Hub,
+  wss: WebSocketServer,
+  access: HubAccess,
+  /** With several nodes: a session held by another node moves here (hub-mesh.ts). */
+  mesh: HubMesh | null = null,
+): void {
   const corker = new Corker();
   wss.on('connection', (ws, req) => {
     ws.on('error', ignore);
@@ -37,7 +44,9 @@ export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: Hu
     const resume = url.searchParams.get('session');
     ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
     access.identify(url, req.headers.authorization).then(
-      (identity) => {
+      async (identity) => {
+        await mesh?.takeOver(resume, identity);
+        if (ws.readyState !== 1) return;
         let session: Session;
         try {
           session = hub.open(transport, identity, resume);
@@ -46,6 +55,7 @@ export function serveHubOverWebSocket(hub: Hub, wss: WebSocketServer, access: Hu
           ws.close(1013, error instanceof Error ? error.message : 'hub full');
           return;
         }
+        mesh?.claim(session);
         transport.opened(hub, session);
       },
       (error: unknown) => transport.refused(error),

@@ -38,6 +38,7 @@ import { WebSocketServer } from '../transports/ws/server.js';
 import { Demo, type DemoOptions } from './demo.js';
 import { HubAccess, type HubAccessOptions } from './hub-access.js';
 import { HUB_HTTP_PATHS, HubHttp, type HubHttpOptions } from './hub-http.js';
+import { HubMesh } from './hub-mesh.js';
 import { chooseHubProtocol, serveHubOverWebSocket } from './hub-websocket.js';
 import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 
@@ -128,7 +129,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const access = new HubAccess(
     demoTokens ? { ...options.access, tokenSecret: demo.secret, allowAnonymous: true } : options.access,
   );
-  const hubHttp = new HubHttp(hub, access, options.hubHttp);
+  const mesh = broker === undefined ? null : new HubMesh(broker.redis, broker.prefix, hub);
+  await mesh?.start();
+  const hubHttp = new HubHttp(hub, access, options.hubHttp, mesh);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
@@ -215,7 +218,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     handleProtocols: chooseHubProtocol,
     origins: (origin) => access.originAllowed(origin),
   });
-  serveHubOverWebSocket(hub, hubSockets, access);
+  serveHubOverWebSocket(hub, hubSockets, access, mesh);
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -239,6 +242,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       channels.closeAll();
       demo?.close();
       await hub.close();
+      await mesh?.close();
       await broker?.close();
       hubHttp.close();
       await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);

@@ -40,6 +40,11 @@ export interface Broker {
   join(channel: string, member: PresenceMember): Promise<boolean>;
   leave(channel: string, session: string): Promise<boolean>;
   members(channel: string): Promise<readonly PresenceMember[]>;
+  /**
+   * Stop keeping a member alive from this node without removing it (its session moved to another
+   * node, which keeps it). Brokers of one node need not implement it.
+   */
+  forget?(channel: string, session: string): void;
   /** Presence changes, from this node or any other. */
   onPresence(handler: (channel: string, change: 'join' | 'leave', member: PresenceMember) => void): void;
   close(): Promise<void>;

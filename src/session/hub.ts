@@ -244,6 +244,44 @@ export class Hub {
     session.detachedAt = this.clock.now();
   }
 
+  /**
+   * Take over a session another node held (scale-out, server/hub-mesh.ts): a session with that id,
+   * without a transport, that the next `open(..., id)` resumes; its client resubscribes from its
+   * positions as after any reconnect. The other node has let it go (`release`).
+   */
+  adopt(id: string, identity: HubIdentity): Session {
+    const existing = this.sessions.get(id);
+    if (existing !== undefined) return existing;
+    if (this.sessions.size >= this.maxSessions) {
+      throw new HubFullError(`${this.maxSessions} sessions already: try again later`);
+    }
+    const now = this.clock.now();
+    const session = new Session(id, identity.user, identity.channels, this.queue, now, (s) =>
+      this.overflow(s),
+    );
+    session.detachedAt = now;
+    this.sessions.set(id, session);
+    return session;
+  }
+
+  /**
+   * Let a session go without ending it: it moved to another node, which keeps its presence (no leave)
+   * and its id. Its transport here, if any, is closed.
+   */
+  release(id: string): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    const transport = session.transport;
+    session.transport = null;
+    this.end(session, false);
+    transport?.close(1000, 'the session moved to another node');
+  }
+
+  /** The sessions this hub holds now. */
+  localSessions(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
   /** The session by id (for transports whose requests name it: SSE's POST, long-polling). */
   session(id: string): Session | undefined {
     return this.sessions.get(id);
@@ -644,12 +682,12 @@ export class Hub {
   }
 
   /** The session is over: leave presence, stop listening, forget it. */
-  private end(session: Session): void {
-    for (const sub of [...session.subscriptions.values()]) this.dropSubscription(session, sub);
+  private end(session: Session, leavePresence = true): void {
+    for (const sub of [...session.subscriptions.values()]) this.dropSubscription(session, sub, leavePresence);
     this.sessions.delete(session.id);
   }
 
-  private dropSubscription(session: Session, sub: Subscription): void {
+  private dropSubscription(session: Session, sub: Subscription, leavePresence = true): void {
     if (session.subscriptions.get(sub.channel) !== sub) return;
     session.subscriptions.delete(sub.channel);
     session.queue.removeChannel(sub.channel);
@@ -659,7 +697,9 @@ export class Hub {
       this.local.delete(sub.channel);
       void this.broker.unlisten(sub.channel).catch(() => undefined);
     }
-    if (sub.presence) void this.broker.leave(sub.channel, session.id).catch(() => false);
+    if (!sub.presence) return;
+    if (leavePresence) void this.broker.leave(sub.channel, session.id).catch(() => false);
+    else this.broker.forget?.(sub.channel, session.id);
   }
 
   private addLocal(channel: string, session: Session): void {

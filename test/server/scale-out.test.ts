@@ -115,6 +115,41 @@ describe('scale-out: three nodes on one Redis', () => {
   });
 });
 
+describe('scale-out: HTTP transports behind a balancer without stickiness', () => {
+  for (const kind of ['sse', 'polling'] as const) {
+    it(`${kind}: requests spread over three nodes (POSTs and polls forwarded, the session following its stream), nothing lost or repeated`, async () => {
+      const balancer = await startRoundRobin(nodes.map((n) => n.port));
+      const reader = connectHub(balancer.url, { transports: [kind], backoffMinMs: 20 });
+      const writer = connectHub(balancer.url, { transports: [kind], backoffMinMs: 20 });
+      const got: HubMessage[] = [];
+      const channel = `spread.${kind}`;
+      try {
+        await subscribed(reader, channel, got);
+        const acks = [];
+        for (let i = 0; i < 200; i++) {
+          acks.push(writer.publish(channel, `m${i}`));
+          if (i % 40 === 20) {
+            await Promise.all(acks.splice(0));
+            balancer.kill(); // every connection drops; the next ones land elsewhere
+          }
+        }
+        await Promise.all(acks);
+        await until(() => got.length >= 200, `200 messages (got ${got.length})`, 20_000);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(
+          got.map((m) => m.data),
+          Array.from({ length: 200 }, (_, i) => `m${i}`),
+        );
+        assert.equal(new Set(balancer.picks).size, 3);
+      } finally {
+        reader.close();
+        writer.close();
+        await balancer.close();
+      }
+    });
+  }
+});
+
 describe('scale-out: bad Redis configuration', () => {
   it('refuses to start with a clear error for a wrong password or an unreachable Redis', async () => {
     // A Redis of our own that wants a password.

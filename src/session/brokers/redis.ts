@@ -55,7 +55,8 @@ export class RedisBroker implements Broker {
   readonly redis: ScriptedRedis;
   /** Pub/sub (a connection in subscriber mode takes no other command). */
   private readonly subscriber: Redis;
-  private readonly prefix: string;
+  /** Prefix of every key and pub/sub channel. */
+  readonly prefix: string;
   private readonly maxCount: number;
   private readonly maxAgeMs: number;
   private readonly channelTtlMs: number;
@@ -215,6 +216,12 @@ export class RedisBroker implements Broker {
       this.pubChannel(channel),
     );
     return removed === 1;
+  }
+
+  forget(channel: string, session: string): void {
+    const members = this.local.get(channel);
+    members?.delete(session);
+    if (members?.size === 0) this.local.delete(channel);
   }
 
   async members(channel: string): Promise<readonly PresenceMember[]> {
