@@ -45,6 +45,11 @@ export interface Broker {
    * node, which keeps it). Brokers of one node need not implement it.
    */
   forget?(channel: string, session: string): void;
+  /**
+   * Publications may have been missed (a broker that lost its connection and got it back): the hub
+   * then checks every subscription against the history. Brokers that cannot miss any need not call it.
+   */
+  onResync?(handler: () => void): void;
   /** Presence changes, from this node or any other. */
   onPresence(handler: (channel: string, change: 'join' | 'leave', member: PresenceMember) => void): void;
   close(): Promise<void>;

@@ -169,6 +169,7 @@ export class Hub {
     this.newSessionId = options.newSessionId ?? (() => globalThis.crypto.randomUUID());
     this.broker.onPublication((publication) => this.fanOut(publication));
     this.broker.onPresence((channel, change, member) => this.presenceChanged(channel, change, member));
+    this.broker.onResync?.(() => this.resync());
     const every = Math.max(10, Math.min(this.pingInterval, this.liveness, this.ttl) / 2);
     this.timer = this.clock.every(every, () => this.sweep());
   }
@@ -608,6 +609,15 @@ export class Hub {
       this.gap(session, sub);
     } else {
       this.catchUp(session, sub, recovery.publications);
+    }
+  }
+
+  /** The broker may have missed publications: every live subscription looks in the history. */
+  private resync(): void {
+    for (const session of this.sessions.values()) {
+      for (const sub of session.subscriptions.values()) {
+        if (sub.state === 'live') void this.recoverMissing(session, sub, null);
+      }
     }
   }
 

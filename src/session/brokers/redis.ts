@@ -69,6 +69,7 @@ export class RedisBroker implements Broker {
   private readonly local = new Map<string, Map<string, PresenceMember>>();
   private readonly publicationHandlers: ((publication: Publication) => void)[] = [];
   private readonly presenceHandlers: PresenceHandler[] = [];
+  private readonly resyncHandlers: (() => void)[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(options: RedisBrokerOptions = {}) {
@@ -100,6 +101,13 @@ export class RedisBroker implements Broker {
     this.redis.defineCommand('conduitLeave', { numberOfKeys: 2, lua: LEAVE_SCRIPT });
     this.redis.defineCommand('conduitReap', { numberOfKeys: 2, lua: REAP_SCRIPT });
     this.subscriber.on('message', (channel: string, message: string) => this.received(channel, message));
+    // After a reconnection ioredis subscribes again by itself; what was published meanwhile was not
+    // heard: the hub checks its subscriptions against the history.
+    let connectedOnce = false;
+    this.subscriber.on('ready', () => {
+      if (connectedOnce) for (const handler of this.resyncHandlers) handler();
+      connectedOnce = true;
+    });
     this.timer = setInterval(() => void this.housekeeping(), Math.max(50, this.presenceTtlMs / 3));
     this.timer.unref();
   }
@@ -229,6 +237,10 @@ export class RedisBroker implements Broker {
     if (sessions.length === 0) return [];
     const users = await this.redis.hmget(this.key(channel, 'pd'), ...sessions);
     return sessions.map((session, i) => ({ session, user: parseUser(users[i] ?? 'null') }));
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncHandlers.push(handler);
   }
 
   onPresence(handler: PresenceHandler): void {

@@ -107,6 +107,31 @@ describe('RedisBroker in Redis', () => {
     assert.deepEqual(await survivor.members('crash'), []);
   });
 
+  it('asks for a resync when its pub/sub connection comes back (what was published meanwhile was not heard)', async () => {
+    const listener = node();
+    await listener.ready();
+    let resyncs = 0;
+    listener.onResync(() => resyncs++);
+    const heard: string[] = [];
+    listener.onPublication((p) => heard.push(p.data));
+    await listener.listen('dropped');
+    const admin = new Redis(URL);
+    const other = node();
+    try {
+      // Only this broker's pub/sub connection (other tests share the Redis).
+      const subscriber = (listener as unknown as { subscriber: Redis }).subscriber;
+      const local = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort;
+      await admin.client('KILL', 'ADDR', `127.0.0.1:${local}`);
+      await other.publish('dropped', 'unheard', { from: null });
+      await eventually(() => resyncs === 1, 'a resync after the reconnection');
+      await other.publish('dropped', 'heard', { from: null });
+      await eventually(() => heard.includes('heard'), 'publications heard again');
+      assert.deepEqual(heard, ['heard']);
+    } finally {
+      await admin.quit();
+    }
+  });
+
   it('fails a publish with an error, in bounded time, when Redis cannot be reached', async () => {
     const unreachable = new RedisBroker({
       redis: 'redis://127.0.0.1:1',
