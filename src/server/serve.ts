@@ -3,7 +3,8 @@
  *   GET /            the demo page (chat with presence, market ticker, transport control)
  *   GET /ws-console  a raw WebSocket console for /echo and /broadcast
  *   GET /conduit.js  the hub's browser client, one ESM file (src/client, bundled by `npm run build`)
- *   GET /healthz     liveness probe
+ *   GET /healthz     liveness probe ("ok", or "degraded: redis <state>" while Redis is away; 200 both)
+ *   GET /metrics     Prometheus text format (metrics.ts)
  *   WS  /echo        every message echoed back with its type; the first offered subprotocol is selected
  *   WS  /broadcast   every text message forwarded to every /broadcast client, the sender included
  *   WS  /ws          the realtime hub, subprotocol conduit.v1 (docs/protocol.md, hub-websocket.ts)
@@ -40,6 +41,7 @@ import { HubAccess, type HubAccessOptions } from './hub-access.js';
 import { HUB_HTTP_PATHS, HubHttp, type HubHttpOptions } from './hub-http.js';
 import { HubMesh } from './hub-mesh.js';
 import { chooseHubProtocol, serveHubOverWebSocket } from './hub-websocket.js';
+import { renderMetrics } from './metrics.js';
 import { SseChannels, type SseChannelsOptions } from './sse-channels.js';
 
 export interface ServeOptions {
@@ -161,7 +163,18 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     } else if (path === '/conduit.js') {
       serveBundle(req, res, bundle);
     } else if (path === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      // 200 while the process serves: without Redis it still serves its own subscribers.
+      const redis = broker?.status ?? 'ready';
+      res
+        .writeHead(200, { 'Content-Type': 'text/plain' })
+        .end(redis === 'ready' ? 'ok\n' : `degraded: redis ${redis}\n`);
+    } else if (path === '/metrics') {
+      const text = renderMetrics({
+        hub: hub.stats(),
+        redis: broker?.status ?? null,
+        sseSubscribers: channels.subscriberCount,
+      });
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
     } else if (path === '/echo' || path === '/broadcast' || path === '/ws') {
       // HTTP/2 has no Upgrade header (a connection-specific field, RFC 9113 section 8.2.2).
       const headers: Record<string, string> = { 'Content-Type': 'text/plain' };

@@ -115,6 +115,13 @@ export class SseChannels {
     });
   }
 
+  /** Subscribers of every channel now. */
+  get subscriberCount(): number {
+    let n = 0;
+    for (const channel of this.channels.values()) n += channel.subscribers.size;
+    return n;
+  }
+
   /** Handle POST /publish. */
   publish(req: Request, res: Response): void {
     const channel = this.channelFor(req, res);

@@ -24,10 +24,11 @@ import {
   type ServerMessage,
   type WireMember,
 } from '../protocol/hub/messages.js';
-import type { Broker, PresenceMember } from './broker.js';
+import { Histogram } from '../util/histogram.js';
+import type { Broker, PresenceMember, PublishOptions } from './broker.js';
 import { MemoryBroker } from './brokers/memory.js';
 import type { HistoryLimits, Publication, Recovery } from './history.js';
-import { type QueuePolicyOptions, Session, type Subscription } from './session.js';
+import { type QueuePolicyOptions, type SentTotals, Session, type Subscription } from './session.js';
 import { type HubTransport, Outbound, type TransportKind } from './transport.js';
 
 export type HubAction = 'subscribe' | 'publish' | 'presence';
@@ -90,6 +91,11 @@ export interface HubStats {
   /** Sessions on each kind of transport now. */
   transports: Record<TransportKind, number>;
   messagesIn: number;
+  /** Server messages written to transports, and their size (UTF-16 code units of JSON, about bytes). */
+  messagesOut: number;
+  unitsOut: number;
+  /** Round trips of publishes to the broker, ms. */
+  brokerLatency: Histogram;
   publications: number;
   resumes: number;
   gaps: number;
@@ -148,6 +154,8 @@ export class Hub {
   private readonly newSessionId: () => string;
   private readonly timer: { cancel(): void };
   private readonly counters = { messagesIn: 0, publications: 0, resumes: 0, gaps: 0, dropped: 0, slow: 0 };
+  private readonly sent: SentTotals = { messages: 0, units: 0 };
+  private readonly brokerLatency = new Histogram();
 
   constructor(options: HubOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -201,9 +209,7 @@ export class Hub {
       if (this.sessions.size >= this.maxSessions) {
         throw new HubFullError(`${this.maxSessions} sessions already: try again later`);
       }
-      session = new Session(this.newSessionId(), identity.user, identity.channels, this.queue, now, (s) =>
-        this.overflow(s),
-      );
+      session = this.newSession(this.newSessionId(), identity, now);
       this.sessions.set(session.id, session);
     }
     session.transport = transport;
@@ -257,9 +263,7 @@ export class Hub {
       throw new HubFullError(`${this.maxSessions} sessions already: try again later`);
     }
     const now = this.clock.now();
-    const session = new Session(id, identity.user, identity.channels, this.queue, now, (s) =>
-      this.overflow(s),
-    );
+    const session = this.newSession(id, identity, now);
     session.detachedAt = now;
     this.sessions.set(id, session);
     return session;
@@ -276,6 +280,21 @@ export class Hub {
     session.transport = null;
     this.end(session, false);
     transport?.close(1000, 'the session moved to another node');
+  }
+
+  /** broker.publish, its round trip observed in the brokerLatency histogram. */
+  private async publishTimed(channel: string, data: string, options: PublishOptions): Promise<Publication> {
+    const started = performance.now();
+    try {
+      return await this.broker.publish(channel, data, options);
+    } finally {
+      this.brokerLatency.observe(performance.now() - started);
+    }
+  }
+
+  private newSession(id: string, identity: HubIdentity, now: number): Session {
+    const onOverflow = (s: Session) => this.overflow(s);
+    return new Session(id, identity.user, identity.channels, this.queue, now, onOverflow, this.sent);
   }
 
   /** The sessions this hub holds now. */
@@ -342,7 +361,7 @@ export class Hub {
 
   /** Publish from the server (no client, no cmid). */
   async publish(channel: string, data: string): Promise<Publication> {
-    const publication = await this.broker.publish(channel, data, { from: null });
+    const publication = await this.publishTimed(channel, data, { from: null });
     this.counters.publications++;
     return publication;
   }
@@ -357,7 +376,7 @@ export class Hub {
     }
     let publication: Publication;
     try {
-      publication = await this.broker.publish(message.channel, message.data, {
+      publication = await this.publishTimed(message.channel, message.data, {
         from: { session: session.id, user: session.user },
         idempotencyKey: `${session.user ?? ''}\u0000${message.channel}\u0000${message.cmid}`,
       });
@@ -382,6 +401,9 @@ export class Hub {
       sessions: this.sessions.size,
       transports,
       messagesIn: this.counters.messagesIn,
+      messagesOut: this.sent.messages,
+      unitsOut: this.sent.units,
+      brokerLatency: this.brokerLatency,
       publications: this.counters.publications,
       resumes: this.counters.resumes,
       gaps: this.counters.gaps,

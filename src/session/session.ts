@@ -49,6 +49,13 @@ export interface SessionCounters {
   disconnects: number;
 }
 
+/** What every session of a hub adds to as it writes (the hub's monotonic counters). */
+export interface SentTotals {
+  messages: number;
+  /** UTF-16 code units of the messages' JSON (about bytes). */
+  units: number;
+}
+
 export class Session {
   readonly subscriptions = new Map<string, Subscription>();
   readonly queue = new OutboundQueue();
@@ -73,6 +80,7 @@ export class Session {
     now: number,
     /** Called when the queue overflowed; the hub sends the gap or closes the transport. */
     private readonly onOverflow: (session: Session) => void,
+    private readonly sent: SentTotals = { messages: 0, units: 0 },
   ) {
     this.lastSeen = now;
   }
@@ -93,6 +101,8 @@ export class Session {
       const next = this.queue.shift();
       if (next === undefined) break;
       transport.write(next.message);
+      this.sent.messages++;
+      this.sent.units += next.message.text.length;
       wrote = true;
     }
     if (wrote) {

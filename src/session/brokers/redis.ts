@@ -112,6 +112,11 @@ export class RedisBroker implements Broker {
     this.timer.unref();
   }
 
+  /** The command connection's state: 'ready' when Redis answers ('connecting', 'reconnecting', ... when not). */
+  get status(): string {
+    return this.redis.status;
+  }
+
   /** Resolves once both connections are ready (rejects if Redis cannot be reached or refuses us). */
   async ready(): Promise<void> {
     try {
