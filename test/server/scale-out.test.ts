@@ -118,6 +118,95 @@ describe('scale-out: three nodes on one Redis', () => {
   });
 });
 
+describe('scale-out: a node killed with SIGKILL', () => {
+  it('loses no acknowledged message: subscribers on the other nodes get every one, once', async () => {
+    const victim = fork(CHILD, [JSON.stringify({ redis: { redis: REDIS, prefix: PREFIX } })]);
+    const [message] = (await once(victim, 'message')) as [{ port: number }];
+    const writer = connectHub(`http://127.0.0.1:${message.port}`, { transports: ['websocket'] });
+    const reader = connectHub(nodes[1]!.url, { transports: ['sse'] });
+    const got: HubMessage[] = [];
+    try {
+      await subscribed(reader, 'sigkill', got);
+      const acked: string[] = [];
+      let sent = 0;
+      const publishing = (async () => {
+        for (; sent < 10_000; sent++) {
+          const data = `m${sent}`;
+          // Acknowledged means stored in Redis: these must all arrive.
+          void writer.publish('sigkill', data).then(
+            () => acked.push(data),
+            () => undefined,
+          );
+          if (sent % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      await until(() => acked.length >= 300, 'some acks');
+      victim.kill('SIGKILL');
+      await once(victim, 'exit');
+      writer.close(); // what was not acknowledged is not promised
+      await publishing;
+      await until(
+        () => acked.every((d) => got.some((m) => m.data === d)),
+        'every acknowledged message',
+        15_000,
+      );
+      const data = got.map((m) => m.data);
+      assert.equal(new Set(data).size, data.length, 'none twice');
+      const offsets = got.map((m) => m.offset);
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: offsets.length }, (_, i) => i + 1),
+        'in order, no hole',
+      );
+    } finally {
+      reader.close();
+      writer.close();
+      if (victim.exitCode === null) victim.kill('SIGKILL');
+    }
+  });
+});
+
+describe('scale-out: a node shutting down gracefully', () => {
+  it('sends its clients elsewhere (1001, reconnect), and their sessions and presence go on there without a leave', async () => {
+    const leaving = fork(CHILD, [JSON.stringify({ redis: { redis: REDIS, prefix: PREFIX } })]);
+    const [message] = (await once(leaving, 'message')) as [{ port: number }];
+    const balancer = await startRoundRobin([message.port, nodes[1]!.port]);
+    const watcher = connectHub(nodes[2]!.url);
+    const member = connectHub(balancer.url, { transports: ['websocket'], backoffMinMs: 20 });
+    const first = new Promise<{ session: string }>((resolve) => member.on('connected', resolve));
+    const changes: string[] = [];
+    try {
+      const watching = watcher.subscribe('lobby.graceful', undefined, { presence: true });
+      watching.on('join', (m) => changes.push(`join ${m.session}`));
+      watching.on('leave', (m) => changes.push(`leave ${m.session}`));
+      await new Promise((resolve) => watching.on('subscribed', resolve));
+      const sub = member.subscribe('lobby.graceful', undefined, { presence: true });
+      await new Promise((resolve) => sub.on('subscribed', resolve));
+      const session = (await first).session;
+      await until(() => changes.length === 1, 'the join');
+      const bye = new Promise<{ code: number }>((resolve) => member.on('disconnected', resolve));
+      const back = new Promise<{ session: string; resumed: boolean }>((resolve) =>
+        member.on('connected', (info) => resolve(info)),
+      );
+      leaving.disconnect(); // the node stops: hub.close(), broker.close()
+      assert.equal((await bye).code, 1001);
+      const moved = await back;
+      assert.deepEqual([moved.session, moved.resumed], [session, true]);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(changes, [`join ${session}`]);
+      assert.deepEqual(
+        (await watching.members()).map((m) => m.session).sort(),
+        [session, watcher.session].sort(),
+      );
+    } finally {
+      member.close();
+      watcher.close();
+      await balancer.close();
+      if (leaving.exitCode === null) leaving.kill('SIGKILL');
+    }
+  });
+});
+
 describe('scale-out: HTTP transports behind a balancer without stickiness', () => {
   for (const kind of ['sse', 'polling'] as const) {
     it(`${kind}: requests spread over three nodes (POSTs and polls forwarded, the session following its stream), nothing lost or repeated`, async () => {

@@ -259,14 +259,14 @@ export class RedisBroker implements Broker {
     this.redis.disconnect();
   }
 
+  /**
+   * Stop. This node's presence members are not removed: their sessions move to other nodes (whose
+   * clients reconnect there), which keep them without a leave and join; those that do not come back
+   * expire after `presenceTtlMs`.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    // This node's members leave now rather than at their expiry.
-    const leaving: Promise<unknown>[] = [];
-    for (const [channel, members] of this.local) {
-      for (const session of members.keys()) leaving.push(this.leave(channel, session).catch(() => false));
-    }
-    await Promise.all(leaving);
+    this.local.clear();
     this.subscriber.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
