@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * conduit serve | connect | bench transports
+ * conduit serve | connect | cluster | bench transports
  */
 import { runBenchTransports } from './bench-transports.js';
+import { runCluster } from './cluster.js';
 import { runConnect } from './connect.js';
 import { runServe } from './serve.js';
 
 const USAGE = `Usage:
   conduit serve   [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
   conduit connect <url> [--subprotocol P]... [--header "Name: value"]... [--show-frames] [--echo] [--insecure]
+  conduit cluster [--nodes 3] [--port 8080] [--redis redis://127.0.0.1:6379]
   conduit bench transports [--subscribers N] [--runs N] [--json FILE] [--svg FILE]
 
 Run 'conduit <command> --help' for details.`;
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'connect':
       return runConnect(rest);
+    case 'cluster':
+      return runCluster(rest);
     case 'bench':
       if (rest[0] === 'transports') return runBenchTransports(rest.slice(1));
       process.stderr.write(

@@ -72,7 +72,7 @@ export type ClientEvents = {
   /** The transport in use changed (or was first chosen). */
   transport: [kind: TransportKind];
   /** The server's `connected`: a new or resumed session. */
-  connected: [info: { session: string; resumed: boolean; transport: TransportKind }];
+  connected: [info: { session: string; resumed: boolean; transport: TransportKind; node?: string }];
   /** The transport dropped (the client reconnects unless the token was refused). */
   disconnected: [info: TransportEnd];
   /** A failure that is not any one request's: TOKEN_INVALID, a refused transport... */
@@ -368,7 +368,9 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
     this.armLiveness();
     this.setState('connected');
     this.emit('transport', kind);
-    this.emit('connected', { session: this.session, resumed, transport: kind });
+    const info: ClientEvents['connected'][0] = { session: this.session, resumed, transport: kind };
+    if (typeof m.node === 'string') info.node = m.node;
+    this.emit('connected', info);
     // Resync: every channel from the position held, then what the server has not answered.
     for (const sub of this.subscriptions.values()) this.sendSubscribe(sub);
     for (const [id, r] of [...this.requests]) {

@@ -241,6 +241,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     });
   });
   const port = (http.address() as AddressInfo).port;
+  // With several nodes, clients are told which one they are on.
+  if (broker !== undefined && hub.node === undefined) hub.node = `${host}:${port}`;
   const scheme = options.tls ? 'https' : 'http';
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {

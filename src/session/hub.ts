@@ -77,6 +77,8 @@ export interface HubOptions {
   maxStrikes?: number;
   clock?: HubClock;
   newSessionId?: () => string;
+  /** This node's name, sent in `connected` (scale-out: which node a client is on). */
+  node?: string;
 }
 
 /** Who the client is, as the server established it (from a verified token, or anonymous). */
@@ -137,6 +139,8 @@ const CATCH_UP_WINDOW = 1000;
 
 export class Hub {
   readonly broker: Broker;
+  /** This node's name in `connected` (settable once the server knows its address). */
+  node: string | undefined;
   private readonly sessions = new Map<string, Session>();
   /** Local subscribers per channel. */
   private readonly local = new Map<string, Set<Session>>();
@@ -175,6 +179,7 @@ export class Hub {
     this.ttl = options.sessionTtlMs ?? 60_000;
     this.maxStrikes = options.maxStrikes ?? 20;
     this.newSessionId = options.newSessionId ?? (() => globalThis.crypto.randomUUID());
+    this.node = options.node;
     this.broker.onPublication((publication) => this.fanOut(publication));
     this.broker.onPresence((channel, change, member) => this.presenceChanged(channel, change, member));
     this.broker.onResync?.(() => this.resync());
@@ -221,6 +226,7 @@ export class Hub {
       ping: this.pingInterval,
       transport: transport.kind,
     };
+    if (this.node !== undefined) hello.node = this.node;
     if (resume !== null && !resumed) {
       this.reply(session, {
         type: 'error',

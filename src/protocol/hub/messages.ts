@@ -35,7 +35,16 @@ export type ClientMessage =
 // Server -> client ------------------------------------------------------------------------------------
 
 export type ServerMessage =
-  | { type: 'connected'; v: number; session: string; resumed: boolean; ping: number; transport: string }
+  | {
+      type: 'connected';
+      v: number;
+      session: string;
+      resumed: boolean;
+      ping: number;
+      transport: string;
+      /** Which server node the client is on (several nodes behind one URL), when it has a name. */
+      node?: string;
+    }
   | {
       type: 'subscribed';
       id: number;
