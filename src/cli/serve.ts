@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { destination, pino } from 'pino';
 import { startServer } from '../server/serve.js';
 
 const HELP = `Usage: conduit serve [options]
@@ -16,6 +17,7 @@ const HELP = `Usage: conduit serve [options]
   --redis URL       scale-out: the hub's channels, history and presence in Redis (redis://[:password@]host:port),
                     shared by every node started with the same URL and prefix
   --redis-prefix P  prefix of every Redis key and pub/sub channel (default conduit:)
+  --log-level L     structured logs (JSON lines, pino) on stderr: debug, info (default), warn, error, silent
 
 Endpoints: GET / (demo page: chat, market ticker), GET /conduit.js (hub client),
 the hub: WS /ws (conduit.v1), GET /hub/sse, GET /hub/poll, POST /hub/send (docs/protocol.md),
@@ -39,6 +41,7 @@ export async function runServe(argv: string[]): Promise<number> {
       'no-demo': { type: 'boolean' },
       redis: { type: 'string' },
       'redis-prefix': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -55,7 +58,13 @@ export async function runServe(argv: string[]): Promise<number> {
     values['tls-cert'] && values['tls-key']
       ? { cert: await readFile(values['tls-cert']), key: await readFile(values['tls-key']) }
       : undefined;
+  const level = values['log-level'];
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
+    throw new Error(`--log-level expects debug, info, warn, error or silent, got '${level}'`);
+  }
+  const logger = level === 'silent' ? undefined : pino({ level, base: { pid: process.pid } }, destination(2));
   const server = await startServer({
+    logger,
     perMessageDeflate: parseDeflateMode(values.deflate),
     demo: values['no-demo'] !== true,
     redis:

@@ -29,6 +29,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import { RedisBroker, type RedisBrokerOptions } from '../session/brokers/redis.js';
@@ -87,6 +88,11 @@ export interface ServeOptions {
    * reached or refuses the credentials. Default: the in-memory broker (one node).
    */
   redis?: string | RedisBrokerOptions;
+  /**
+   * Structured logs (a pino logger): startup, Redis going away and coming back, shutdown. Default:
+   * none. `conduit serve` logs JSON lines to stderr (`--log-level`).
+   */
+  logger?: Logger;
 }
 
 export interface RunningServer {
@@ -124,7 +130,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const consolePage = await readFile(CONSOLE_PAGE);
   const bundle = await loadBundle();
   const channels = new SseChannels(options.sse);
-  const broker = options.redis === undefined ? undefined : await connectRedis(options.redis, options.hub);
+  const logger = options.logger;
+  const broker =
+    options.redis === undefined ? undefined : await connectRedis(options.redis, options.hub, logger);
   const hub = new Hub({ ...options.hub, ...(broker === undefined ? {} : { broker }) });
   const demo = options.demo ? new Demo(hub, options.demo === true ? {} : options.demo) : null;
   const demoTokens = demo !== null && options.access?.tokenSecret === undefined;
@@ -243,6 +251,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const port = (http.address() as AddressInfo).port;
   // With several nodes, clients are told which one they are on.
   if (broker !== undefined && hub.node === undefined) hub.node = `${host}:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger?.info({ url, redis: broker !== undefined, node: hub.node }, 'listening');
   const scheme = options.tls ? 'https' : 'http';
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
@@ -254,6 +264,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     channels,
     hub,
     async close() {
+      logger?.info(
+        { sessions: hub.stats().sessions },
+        'shutting down: clients are told to reconnect elsewhere (1001)',
+      );
       channels.closeAll();
       demo?.close();
       await hub.close();
@@ -273,9 +287,18 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
 async function connectRedis(
   redis: string | RedisBrokerOptions,
   hub: HubOptions | undefined,
+  logger: Logger | undefined,
 ): Promise<RedisBroker> {
   const options: RedisBrokerOptions = typeof redis === 'string' ? { redis } : redis;
-  const broker = new RedisBroker({ history: hub?.history, ...options });
+  let ready = false;
+  const onStatus: RedisBrokerOptions['onStatus'] = (status, error) => {
+    if (logger === undefined || !ready) return;
+    if (status === 'ready')
+      logger.info({ redis: 'ready' }, 'redis is back: publishing again, subscriptions resynced');
+    else if (status === 'error') logger.error({ redis: 'error', err: error }, 'redis connection error');
+    else logger.warn({ redis: status }, 'redis unreachable: local subscribers still served, publishes fail');
+  };
+  const broker = new RedisBroker({ history: hub?.history, onStatus, ...options });
   try {
     await broker.ready();
   } catch (error) {
@@ -283,6 +306,7 @@ async function connectRedis(
     const where = typeof options.redis === 'string' ? redactUrl(options.redis) : 'the configured Redis';
     throw new Error(`cannot use Redis at ${where}: ${(error as Error).message}`);
   }
+  ready = true;
   return broker;
 }
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
 import { startServer } from '../../src/server/serve.js';
@@ -282,8 +283,11 @@ describe('scale-out: Redis goes away and comes back', () => {
     const servers = [];
     try {
       for (let i = 0; i < 50 && !(await ping()); i++) await new Promise((r) => setTimeout(r, 100));
-      for (let i = 0; i < 2; i++)
-        servers.push(await startServer({ port: 0, redis: { redis: url, commandTimeoutMs: 500 } }));
+      const logs: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
+      for (let i = 0; i < 2; i++) {
+        servers.push(await startServer({ port: 0, redis: { redis: url, commandTimeoutMs: 500 }, logger }));
+      }
       const reader = connectHub(servers[1]!.url, { transports: ['websocket'] });
       const writer = connectHub(servers[0]!.url, { transports: ['websocket'] });
       const got: HubMessage[] = [];
@@ -320,6 +324,16 @@ describe('scale-out: Redis goes away and comes back', () => {
       assert.deepEqual(
         got.map((m) => m.offset),
         Array.from({ length: 11 }, (_, i) => i + 1),
+      );
+      // The logs say what happened, as structured lines.
+      const messages = logs.map((line) => (JSON.parse(line) as { msg: string }).msg);
+      assert.ok(
+        messages.some((m) => m.startsWith('redis unreachable')),
+        messages.join(' | '),
+      );
+      assert.ok(
+        messages.some((m) => m.startsWith('redis is back')),
+        messages.join(' | '),
       );
       reader.close();
       writer.close();

@@ -38,6 +38,8 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
   /** Makes an epoch. Default: 8 random base-36 characters. */
   newEpoch?: () => string;
+  /** Told when the connection to Redis changes: 'ready', 'reconnecting', 'error' (with it), 'end'. */
+  onStatus?: (status: 'ready' | 'reconnecting' | 'error' | 'end', error?: Error) => void;
 }
 
 type PresenceHandler = (channel: string, change: 'join' | 'leave', member: PresenceMember) => void;
@@ -93,7 +95,14 @@ export class RedisBroker implements Broker {
     // Reported through failing commands (ioredis reconnects by itself); the last one explains ready().
     this.redis.on('error', (error: Error) => {
       this.lastError = error;
+      options.onStatus?.('error', error);
     });
+    if (options.onStatus !== undefined) {
+      const onStatus = options.onStatus;
+      this.redis.on('ready', () => onStatus('ready'));
+      this.redis.on('reconnecting', () => onStatus('reconnecting'));
+      this.redis.on('end', () => onStatus('end'));
+    }
     this.subscriber.on('error', () => undefined);
     this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     this.redis.defineCommand('conduitRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
