@@ -36,6 +36,8 @@ interface Answer {
   lines?: string[];
   /** No answer came in time (it may still come, too late). */
   timedOut?: boolean;
+  /** No node listens on that inbox: the node is gone. */
+  unreachable?: boolean;
 }
 
 /** What a node's polling transports offer to a poll forwarded from another node. */
@@ -94,7 +96,12 @@ export class HubMesh {
     if (id === null || this.hub.session(id) !== undefined) return;
     const owner = await this.owner(id);
     if (owner === null || owner.user !== identity.user) return;
-    if (owner.node !== this.node) await this.request(owner.node, { type: 'release', session: id });
+    if (owner.node !== this.node) {
+      const answer = await this.request(owner.node, { type: 'release', session: id });
+      // The holder is alive and has no such session (it ended): the registry was stale, nothing to
+      // take over. A holder gone (crashed, stopped) or too slow to answer: its session moves here.
+      if (!answer.ok && answer.timedOut !== true && answer.unreachable !== true) return;
+    }
     try {
       this.hub.adopt(id, identity);
     } catch {
@@ -197,9 +204,9 @@ export class HubMesh {
       const text = JSON.stringify({ ...message, req, from: this.node });
       this.redis.publish(this.inbox(node), text).then(
         (receivers) => {
-          if (receivers === 0) this.answered({ type: 'answer', req, ok: false });
+          if (receivers === 0) this.answered({ type: 'answer', req, ok: false }, true);
         },
-        () => this.answered({ type: 'answer', req, ok: false }),
+        () => this.answered({ type: 'answer', req, ok: false }, true),
       );
     });
   }
@@ -209,12 +216,15 @@ export class HubMesh {
     void this.redis.publish(this.inbox(to), JSON.stringify(answer)).catch(() => undefined);
   }
 
-  private answered(message: Extract<MeshMessage, { type: 'answer' }>): void {
+  private answered(message: Extract<MeshMessage, { type: 'answer' }>, unreachable = false): void {
     const pending = this.pending.get(message.req);
     if (pending === undefined) return;
     this.pending.delete(message.req);
     clearTimeout(pending.timer);
-    pending.resolve({ ok: message.ok, ...(message.lines === undefined ? {} : { lines: message.lines }) });
+    const answer: Answer = { ok: message.ok };
+    if (message.lines !== undefined) answer.lines = message.lines;
+    if (unreachable) answer.unreachable = true;
+    pending.resolve(answer);
   }
 
   private received(text: string): void {
@@ -231,7 +241,7 @@ export class HubMesh {
     const session = this.hub.session(message.session);
     if (message.type === 'release') {
       this.hub.release(message.session);
-      this.reply(message.from, message.req, true);
+      this.reply(message.from, message.req, session !== undefined);
       return;
     }
     if (session === undefined || session.user !== message.user) {

@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
 import { startServer } from '../../src/server/serve.js';
+import { wsClient } from '../support/hub-clients.js';
 import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -205,6 +206,23 @@ describe('scale-out: a node shutting down gracefully', () => {
       await balancer.close();
       if (leaving.exitCode === null) leaving.kill('SIGKILL');
     }
+  });
+});
+
+describe('scale-out: resuming a session on another node', () => {
+  it('takes over a session whose connection died, and refuses one that ended (SESSION_UNKNOWN)', async () => {
+    const dropped = await wsClient(nodes[0]!.url);
+    const id = dropped.session;
+    dropped.kill();
+    const moved = await wsClient(nodes[1]!.url, `?session=${id}`);
+    const hello = await moved.next('connected');
+    assert.deepEqual([hello.session, hello.resumed], [id, true]);
+    await moved.send({ type: 'bye' });
+    await new Promise((r) => setTimeout(r, 100));
+    const late = await wsClient(nodes[2]!.url, `?session=${id}`);
+    assert.equal((await late.next('error')).code, 'SESSION_UNKNOWN');
+    assert.notEqual((await late.next('connected')).session, id);
+    late.kill();
   });
 });
 
