@@ -475,6 +475,14 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
     }
     for (const sub of this.subscriptions.values()) {
       if (sub.request !== m.id) continue;
+      if (m.code === 'UNAVAILABLE') {
+        // The server's broker could not answer (Redis away): the subscription stays, asked again.
+        const request = sub.request;
+        setTimeout(() => {
+          if (this.subscriptions.get(sub.channel) === sub && sub.request === request) this.sendSubscribe(sub);
+        }, UNAVAILABLE_RETRY_MS);
+        return;
+      }
       this.subscriptions.delete(sub.channel);
       sub.fail(error);
       return;

@@ -6,7 +6,7 @@ import { connectHub } from '../../src/client/node.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import type { PublishOptions } from '../../src/session/broker.js';
 import { MemoryBroker } from '../../src/session/brokers/memory.js';
-import type { Publication } from '../../src/session/history.js';
+import type { Publication, Recovery, StreamPosition } from '../../src/session/history.js';
 
 let server: RunningServer;
 before(async () => {
@@ -208,6 +208,31 @@ describe('the hub client: liveness of the server', () => {
 });
 
 describe('the hub client: a broker that fails', () => {
+  it('keeps a subscription whose subscribe was answered UNAVAILABLE, and asks again', async () => {
+    class FlakyRecovery extends MemoryBroker {
+      failures = 1;
+      override async recover(channel: string, since: StreamPosition | null): Promise<Recovery> {
+        if (this.failures-- > 0) throw new Error('the broker is down');
+        return super.recover(channel, since);
+      }
+    }
+    const flaky = await startServer({ port: 0, hub: { broker: new FlakyRecovery() } });
+    const c = connectHub(flaky.url);
+    try {
+      const got: string[] = [];
+      const sub = c.subscribe('again', (m) => got.push(m.data));
+      const errors: string[] = [];
+      sub.on('error', (e) => errors.push(e.code));
+      await new Promise((resolve) => sub.on('subscribed', resolve));
+      await flaky.hub.publish('again', 'after the retry');
+      await until(() => got.length === 1, 'the delivery');
+      assert.deepEqual(errors, []);
+    } finally {
+      c.close();
+      await flaky.close();
+    }
+  });
+
   it('sends a publish answered UNAVAILABLE again a second later, and it is delivered once', async () => {
     class FlakyBroker extends MemoryBroker {
       failures = 1;
