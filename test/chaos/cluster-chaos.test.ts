@@ -8,20 +8,16 @@
  * same order, offsets 1..N. Bounded by CHAOS_DEADLINE_MS.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js';
 import { Rng } from '../support/random.js';
+import { freePort, startTestRedis } from '../support/redis-server.js';
 import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
 
 /**
@@ -40,15 +36,6 @@ const TRANSPORTS: TransportKind[] = [
   ...Array<TransportKind>(6).fill('polling'),
 ];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = address !== null && typeof address === 'object' ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
@@ -57,43 +44,9 @@ after(async () => {
 describe('cluster chaos', () => {
   it(`delivers ${MESSAGES} messages exactly once, in one order, to 20 subscribers while nodes and Redis are killed`, async (t) => {
     const started = Date.now();
-    const redisPort = await freePort();
-    const dir = await mkdtemp(join(tmpdir(), 'conduit-chaos-redis-'));
-    const startRedis = () =>
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(redisPort),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--dir',
-          dir,
-        ],
-        { stdio: 'ignore' },
-      );
-    let redis = startRedis();
-    cleanup.push(() => redis.kill('SIGKILL'));
-    const url = `redis://127.0.0.1:${redisPort}`;
-    for (let i = 0; i < 100; i++) {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      const ok = await probe
-        .connect()
-        .then(() => probe.ping())
-        .then(
-          () => true,
-          () => false,
-        );
-      probe.disconnect();
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const redis = await startTestRedis({ persistent: true });
+    cleanup.push(() => redis.kill());
+    const url = redis.url;
 
     const ports = [await freePort(), await freePort(), await freePort()];
     const nodes: (ChildProcess | null)[] = [null, null, null];
@@ -176,11 +129,10 @@ describe('cluster chaos', () => {
       {
         at: 0.5,
         run: async () => {
-          redis.kill('SIGKILL');
-          await once(redis, 'exit');
+          await redis.kill();
           events.push('redis SIGKILL');
           await pause(1000);
-          redis = startRedis();
+          await redis.start();
           events.push('redis back');
         },
       },

@@ -5,11 +5,8 @@
  * balancer, no stickiness) resumes with nothing lost or repeated.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -18,6 +15,7 @@ import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/
 import { connectHub } from '../../src/client/node.js';
 import { startServer } from '../../src/server/serve.js';
 import { wsClient } from '../support/hub-clients.js';
+import { startTestRedis } from '../support/redis-server.js';
 import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -263,44 +261,10 @@ describe('scale-out: HTTP transports behind a balancer without stickiness', () =
 
 describe('scale-out: Redis goes away and comes back', () => {
   it('publishes fail while it is down (retried by the client), and after its restart every acknowledged message arrives once, in order', async () => {
-    const port = 30000 + (process.pid % 20000);
-    const dir = await mkdtemp(join(tmpdir(), 'conduit-redis-'));
-    const startRedis = () =>
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--dir',
-          dir,
-        ],
-        { stdio: 'ignore' },
-      );
-    let redis = startRedis();
-    const url = `redis://127.0.0.1:${port}`;
-    const ping = async () => {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      const ok = await probe
-        .connect()
-        .then(() => probe.ping())
-        .then(
-          () => true,
-          () => false,
-        );
-      probe.disconnect();
-      return ok;
-    };
+    const redis = await startTestRedis({ persistent: true });
+    const url = redis.url;
     const servers = [];
     try {
-      for (let i = 0; i < 50 && !(await ping()); i++) await new Promise((r) => setTimeout(r, 100));
       const logs: string[] = [];
       const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
       for (let i = 0; i < 2; i++) {
@@ -312,14 +276,14 @@ describe('scale-out: Redis goes away and comes back', () => {
       await subscribed(reader, 'outage', got);
       for (let i = 0; i < 5; i++) await writer.publish('outage', `before ${i}`);
       await until(() => got.length === 5, 'the first five');
-      redis.kill('SIGKILL');
-      await new Promise((resolve) => redis.once('exit', resolve));
+      await redis.kill();
       // While Redis is down: the publishes wait (the server answers UNAVAILABLE, the client retries).
       const during = [0, 1, 2].map((i) => writer.publish('outage', `during ${i}`));
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(got.length, 5);
-      redis = startRedis();
+      const restarted = redis.start();
       await Promise.all(during);
+      await restarted;
       // Nothing else is published: what was published before the reader's node heard Redis again
       // arrives by the resync against the history.
       await until(() => got.length >= 8, `8 messages (got ${got.map((m) => m.data)})`, 15_000);
@@ -357,7 +321,7 @@ describe('scale-out: Redis goes away and comes back', () => {
       writer.close();
     } finally {
       for (const server of servers) await server.close();
-      redis.kill('SIGKILL');
+      await redis.kill();
     }
   });
 });
@@ -365,41 +329,9 @@ describe('scale-out: Redis goes away and comes back', () => {
 describe('scale-out: bad Redis configuration', () => {
   it('refuses to start with a clear error for a wrong password or an unreachable Redis', async () => {
     // A Redis of our own that wants a password.
-    const port = 20000 + (process.pid % 20000);
-    const guarded = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--requirepass',
-        'right',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-      { stdio: 'ignore' },
-    );
+    const guarded = await startTestRedis({ password: 'right' });
+    const port = guarded.port;
     try {
-      await until(
-        () => guarded.exitCode === null && guarded.pid !== undefined,
-        'redis-server to start',
-        5000,
-      );
-      const probe = new Redis({ port, password: 'right', lazyConnect: true, maxRetriesPerRequest: 0 });
-      for (let i = 0; i < 50; i++) {
-        if (
-          await probe.ping().then(
-            () => true,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      probe.disconnect();
       await assert.rejects(
         startServer({ port: 0, redis: `redis://:wrong-password@127.0.0.1:${port}` }),
         (error: Error) => {
@@ -414,7 +346,7 @@ describe('scale-out: bad Redis configuration', () => {
       const ok = await startServer({ port: 0, redis: `redis://:right@127.0.0.1:${port}` });
       await ok.close();
     } finally {
-      guarded.kill();
+      await guarded.kill();
     }
     const started = Date.now();
     await assert.rejects(

@@ -1,0 +1,76 @@
+/**
+ * A Redis server of a test's own (Debian's redis-server), on a free port: for tests that kill and
+ * restart it, or that need a password. `persistent` keeps an append-only file synced on every write,
+ * so a SIGKILL loses nothing acknowledged.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Kill it (SIGKILL) and wait until it is gone. */
+  kill(): Promise<void>;
+  /** Start it again on the same port (and files), and wait until it answers. */
+  start(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = address !== null && typeof address === 'object' ? address.port : 0;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startTestRedis(
+  options: { persistent?: boolean; password?: string } = {},
+): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'conduit-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+  args.push('--appendonly', options.persistent === true ? 'yes' : 'no');
+  if (options.persistent === true) args.push('--appendfsync', 'always');
+  if (options.password !== undefined) args.push('--requirepass', options.password);
+  let child: ChildProcess | null = null;
+  const answers = async (): Promise<boolean> => {
+    const probe = new Redis({
+      port,
+      password: options.password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    const ok = await probe
+      .connect()
+      .then(() => probe.ping())
+      .then(
+        () => true,
+        () => false,
+      );
+    probe.disconnect();
+    return ok;
+  };
+  const redis: TestRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async kill() {
+      if (child === null || child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async start() {
+      child = spawn('redis-server', args, { stdio: 'ignore' });
+      for (let i = 0; i < 100 && !(await answers()); i++) await new Promise((r) => setTimeout(r, 50));
+    },
+  };
+  await redis.start();
+  return redis;
+}
