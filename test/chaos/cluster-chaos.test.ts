@@ -16,8 +16,9 @@ import { fileURLToPath } from 'node:url';
 import type { ConduitClient, HubMessage, TransportKind } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 import { Rng } from '../support/random.js';
-import { freePort, startTestRedis } from '../support/redis-server.js';
+import { startTestRedis } from '../support/redis-server.js';
 import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
 
 /**
@@ -48,7 +49,9 @@ describe('cluster chaos', () => {
     cleanup.push(() => redis.kill());
     const url = redis.url;
 
-    const ports = [await freePort(), await freePort(), await freePort()];
+    // Below the ephemeral range: a node restarted on its port finds it free.
+    const base = await consecutiveFreePorts(3);
+    const ports = [base, base + 1, base + 2];
     const nodes: (ChildProcess | null)[] = [null, null, null];
     /** Start node i on its port; a start while Redis is away fails (clear startup error): try again. */
     const startNode = async (i: number): Promise<void> => {

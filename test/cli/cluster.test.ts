@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { HubMessage } from '../../src/client/index.js';
 import { connectHub } from '../../src/client/node.js';
+import { consecutiveFreePorts } from '../support/ports.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -21,7 +22,7 @@ after(async () => {
 
 describe('conduit cluster', () => {
   it('starts three nodes on consecutive ports that share channels, tells clients their node, and stops them all', async () => {
-    const base = 40_000 + (process.pid % 10_000);
+    const base = await consecutiveFreePorts(3);
     const child = spawn(
       process.execPath,
       [CLI, 'cluster', '--nodes', '3', '--port', String(base), '--redis', REDIS, '--redis-prefix', PREFIX],

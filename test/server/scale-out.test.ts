@@ -210,7 +210,13 @@ describe('scale-out: a node shutting down gracefully', () => {
 describe('scale-out: resuming a session on another node', () => {
   it('takes over a session whose connection died, and refuses one that ended (SESSION_UNKNOWN)', async () => {
     const dropped = await wsClient(nodes[0]!.url);
-    const id = dropped.session;
+    const id = (await dropped.next('connected')).session;
+    // The node notes the session in Redis right after `connected`: let it land before the drop.
+    const admin = new Redis(REDIS);
+    for (let i = 0; i < 100 && (await admin.get(`${PREFIX}session:${id}`)) === null; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await admin.quit();
     dropped.kill();
     const moved = await wsClient(nodes[1]!.url, `?session=${id}`);
     const hello = await moved.next('connected');

@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { consecutiveFreePorts } from './ports.js';
 
 export interface TestRedis {
   readonly url: string;
@@ -20,19 +20,11 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = address !== null && typeof address === 'object' ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 export async function startTestRedis(
   options: { persistent?: boolean; password?: string } = {},
 ): Promise<TestRedis> {
-  const port = await freePort();
+  // Below the ephemeral range: restarted on its port, it finds it free.
+  const port = await consecutiveFreePorts(1);
   const dir = await mkdtemp(join(tmpdir(), 'conduit-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
   args.push('--appendonly', options.persistent === true ? 'yes' : 'no');
