@@ -95,13 +95,12 @@ export class HubMesh {
   async takeOver(id: string | null, identity: HubIdentity): Promise<void> {
     if (id === null || this.hub.session(id) !== undefined) return;
     const owner = await this.owner(id);
-    if (owner === null || owner.user !== identity.user) return;
-    if (owner.node !== this.node) {
-      const answer = await this.request(owner.node, { type: 'release', session: id });
-      // The holder is alive and has no such session (it ended): the registry was stale, nothing to
-      // take over. A holder gone (crashed, stopped) or too slow to answer: its session moves here.
-      if (!answer.ok && answer.timedOut !== true && answer.unreachable !== true) return;
-    }
+    // Not found, another user's, or held here once and ended here (the entry outlives it a while).
+    if (owner === null || owner.user !== identity.user || owner.node === this.node) return;
+    const answer = await this.request(owner.node, { type: 'release', session: id });
+    // The holder is alive and has no such session (it ended): the registry was stale, nothing to
+    // take over. A holder gone (crashed, stopped) or too slow to answer: its session moves here.
+    if (!answer.ok && answer.timedOut !== true && answer.unreachable !== true) return;
     try {
       this.hub.adopt(id, identity);
     } catch {

@@ -227,6 +227,10 @@ describe('scale-out: resuming a session on another node', () => {
     assert.equal((await late.next('error')).code, 'SESSION_UNKNOWN');
     assert.notEqual((await late.next('connected')).session, id);
     late.kill();
+    // Nor on the node where it ended.
+    const there = await wsClient(nodes[1]!.url, `?session=${id}`);
+    assert.equal((await there.next('error')).code, 'SESSION_UNKNOWN');
+    there.kill();
   });
 });
 
