@@ -84,17 +84,22 @@ export class HubHttp {
     }
     for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    void this.access.identify(url, req.headers.authorization).then(
-      (identity) => {
-        if (path === '/hub/sse') void this.sse(req, res, url, identity);
-        else if (path === '/hub/poll') void this.poll(res, url, identity);
-        else void this.send(req, res, url, identity);
-      },
-      (error: unknown) => {
-        const message = error instanceof TokenError ? error.message : 'the token could not be checked';
-        replyJson(res, 401, { type: 'error', code: 'TOKEN_INVALID', message });
-      },
-    );
+    this.access
+      .identify(url, req.headers.authorization)
+      .then(
+        (identity) => {
+          if (path === '/hub/sse') return this.sse(req, res, url, identity);
+          if (path === '/hub/poll') return this.poll(res, url, identity);
+          return this.send(req, res, url, identity);
+        },
+        (error: unknown) => {
+          const message = error instanceof TokenError ? error.message : 'the token could not be checked';
+          replyJson(res, 401, { type: 'error', code: 'TOKEN_INVALID', message });
+        },
+      )
+      // Nothing above is expected to throw; if it did, the request ends rather than a rejection
+      // going unhandled.
+      .catch(() => res.destroy());
   }
 
   /** Close every polling transport (the hub closes the sessions' transports itself). */

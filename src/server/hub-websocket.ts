@@ -43,23 +43,28 @@ export function serveHubOverWebSocket(
     const transport = new WebSocketHubTransport(ws, corker);
     const resume = url.searchParams.get('session');
     ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
-    access.identify(url, req.headers.authorization).then(
-      async (identity) => {
-        await mesh?.takeOver(resume, identity);
-        if (ws.readyState !== 1) return;
-        let session: Session;
-        try {
-          session = hub.open(transport, identity, resume);
-        } catch (error) {
-          // HubFullError: 1013, try again later (the client backs off).
-          ws.close(1013, error instanceof Error ? error.message : 'hub full');
-          return;
-        }
-        mesh?.claim(session);
-        transport.opened(hub, session);
-      },
-      (error: unknown) => transport.refused(error),
-    );
+    access
+      .identify(url, req.headers.authorization)
+      .then(
+        async (identity) => {
+          await mesh?.takeOver(resume, identity);
+          if (ws.readyState !== 1) return;
+          let session: Session;
+          try {
+            session = hub.open(transport, identity, resume);
+          } catch (error) {
+            // HubFullError: 1013, try again later (the client backs off).
+            ws.close(1013, error instanceof Error ? error.message : 'hub full');
+            return;
+          }
+          mesh?.claim(session);
+          transport.opened(hub, session);
+        },
+        (error: unknown) => transport.refused(error),
+      )
+      // Nothing above is expected to throw; if it did, the connection ends rather than a rejection
+      // going unhandled.
+      .catch(() => ws.close(1011, 'internal error'));
   });
 }
 

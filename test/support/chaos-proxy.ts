@@ -3,8 +3,8 @@
  * a goodbye, after a random lifetime (as a flaky network or a load balancer restart would). Whatever
  * the protocol on top (WebSocket, SSE, long-polls, POSTs), the peers see a dead socket.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Rng } from './random.js';
+import { startTcpProxy } from './tcp-proxy.js';
 
 export interface ChaosProxy {
   readonly url: string;
@@ -20,47 +20,32 @@ export async function startChaosProxy(
   rng: Rng,
   lifetimeMs: { min: number; max: number },
 ): Promise<ChaosProxy> {
-  const sockets = new Set<Socket>();
   let kills = 0;
   let calm = false;
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  };
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(target);
-    track(client);
-    track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    if (calm) return;
-    const lifetime = rng.between(lifetimeMs.min, lifetimeMs.max);
-    const timer = setTimeout(() => {
-      if (client.destroyed) return;
-      kills++;
-      client.destroy();
-      upstream.destroy();
-    }, lifetime);
-    client.on('close', () => clearTimeout(timer));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = address !== null && typeof address === 'object' ? address.port : 0;
+  const proxy = await startTcpProxy(
+    () => target.port,
+    (client, upstream) => {
+      if (calm) return;
+      const timer = setTimeout(
+        () => {
+          if (client.destroyed) return;
+          kills++;
+          client.destroy();
+          upstream.destroy();
+        },
+        rng.between(lifetimeMs.min, lifetimeMs.max),
+      );
+      client.on('close', () => clearTimeout(timer));
+    },
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get kills() {
       return kills;
     },
     calm: () => {
       calm = true;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }

@@ -90,25 +90,32 @@ export function parseWebSocketUrl(input: string | URL): URL {
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
 
+/** What both handshakes start from: the URL and the permessage-deflate offer (throws on bad input). */
+interface Attempt {
+  url: URL;
+  deflateOptions: PerMessageDeflateOptions | null;
+  deflateConfig: ReturnType<typeof clientDeflateConfig>;
+}
+
+function attemptOf(input: string | URL, options: ClientOptions): Attempt {
+  const url = parseWebSocketUrl(input);
+  const deflateOptions = deflateOptionsOf(options);
+  return { url, deflateOptions, deflateConfig: clientDeflateConfig(deflateOptions ?? {}) };
+}
+
 /** Open a WebSocket connection; resolves once the server accepted the handshake. */
 export function connect(input: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
   const mode = options.http2 ?? 'auto';
   if (mode === false) return connectHttp1(input, options);
-  let url: URL;
+  let attempt: Attempt;
   try {
-    url = parseWebSocketUrl(input);
+    attempt = attemptOf(input, options);
   } catch (error) {
     return Promise.reject(error);
   }
+  const { url, deflateOptions, deflateConfig } = attempt;
   const key = wsSessionKey(url, options.tls);
   if (mode === 'auto' && !hasSession(key)) return connectHttp1(input, options);
-  let deflateOptions: PerMessageDeflateOptions | null;
-  try {
-    deflateOptions = deflateOptionsOf(options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const deflateConfig = clientDeflateConfig(deflateOptions ?? {});
   const protocols = options.protocols ?? [];
   const headers: Record<string, string> = { 'sec-websocket-version': '13' };
   for (const [name, value] of Object.entries(options.headers ?? {})) {
@@ -187,20 +194,14 @@ function deflateAcceptor(
 
 /** The opening handshake over HTTP/1.1 (RFC 6455 section 4.1). */
 function connectHttp1(input: string | URL, options: ClientOptions): Promise<WebSocketConnection> {
-  let url: URL;
+  let attempt: Attempt;
   try {
-    url = parseWebSocketUrl(input);
+    attempt = attemptOf(input, options);
   } catch (error) {
     return Promise.reject(error);
   }
+  const { url, deflateOptions, deflateConfig } = attempt;
   const protocols = options.protocols ?? [];
-  let deflateOptions: PerMessageDeflateOptions | null;
-  try {
-    deflateOptions = deflateOptionsOf(options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const deflateConfig = clientDeflateConfig(deflateOptions ?? {});
   const handshake = buildClientRequest({
     random16: random16(),
     protocols,

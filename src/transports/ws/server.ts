@@ -333,11 +333,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.open(socket, { protocol, extensions, deflate }, req, head, cb);
     } catch (error) {
       if (timedOut) return;
-      const refusal =
-        error instanceof HandshakeError
-          ? error
-          : new HandshakeError('WS_ERR_REFUSED', 500, 'internal error during handshake');
-      this.reject(socket, req, refusal);
+      this.reject(socket, req, asRefusal(error));
     } finally {
       clearTimeout(timer);
     }
@@ -557,11 +553,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       this.open(stream, decided, asMessage, EMPTY_HEAD, cb);
     } catch (error) {
       if (timedOut) return;
-      const refusal =
-        error instanceof HandshakeError
-          ? error
-          : new HandshakeError('WS_ERR_REFUSED', 500, 'internal error during handshake');
-      this.rejectStream(stream, asMessage, refusal);
+      this.rejectStream(stream, asMessage, asRefusal(error));
     } finally {
       clearTimeout(timer);
     }
@@ -620,4 +612,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     })();
     return this.closing;
   }
+}
+
+/** What a failed handshake decision answers: its own refusal, or 500 for anything unexpected. */
+function asRefusal(error: unknown): HandshakeError {
+  return error instanceof HandshakeError
+    ? error
+    : new HandshakeError('WS_ERR_REFUSED', 500, 'internal error during handshake');
 }
