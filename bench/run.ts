@@ -107,7 +107,9 @@ const USAGE = `Usage: node dist/bench/run.js [options]   (or: npm run bench -- [
   --duration S        measured seconds per run (default 5)
   --warmup S          seconds of load before measuring (default 1)
   --scenario NAME     echo64, echo1m, echodeflate, soak, broadcast1k, broadcast10k, storm,
-                      ssefanout1k, ssefanout5k, hubfanout10k or all (default all: every one but soak)
+                      ssefanout1k, ssefanout5k, hubfanout10k, clusterfanout3k (3 nodes on the Redis
+                      at REDIS_URL, default redis://127.0.0.1:6379) or all (default all: every one
+                      but soak)
   --servers LIST      comma-separated subset of conduit,ws,tcp (default all three)
   --cpu-prof          run the Conduit server under node --cpu-prof (one .cpuprofile per run)
   --cpu-prof-dir DIR  where profiles go (default bench-profiles); summarise one with

@@ -153,8 +153,11 @@ async function main(): Promise<void> {
     };
   } else if (plan.transport === 'hub' || plan.transport === 'socket.io') {
     const rules = APP_PROTOCOLS[plan.transport];
-    const handshake = buildHandshake(plan.port, rules.path, null, rules.subprotocol);
+    const handshakes = (plan.ports ?? [plan.port]).map((port) =>
+      buildHandshake(port, rules.path, null, rules.subprotocol),
+    );
     open = async (index) => {
+      const handshake = handshakes[index % handshakes.length]!;
       const sub = subscribers[index]!;
       const app = new AppSubscriber(rules, sub.sampled, (stamp) => record(stamp, nowMicros()));
       const { socket } = await openUpgraded(handshake, CONNECT_TIMEOUT_MS, {

@@ -20,6 +20,12 @@ export interface FanoutServerPlan {
   transport: FanoutTransport;
   /** Publishing starts once this many subscribers are connected. */
   clients: number;
+  /**
+   * Cross-node scenarios (transports 'hub' and 'socket.io' only): the server is one node of several
+   * sharing this Redis, through Conduit's RedisBroker or Socket.IO's Redis adapter; `prefix` keeps the
+   * run's keys and pub/sub channels apart from anything else in that Redis.
+   */
+  redis?: { url: string; prefix: string };
 }
 
 /**
@@ -49,6 +55,8 @@ export type FanoutServerMessage =
 /** What the fan-out load generator is asked to do; passed as one JSON argument. */
 export interface FanoutLoadPlan {
   port: number;
+  /** Cross-node scenarios (hub and socket.io): subscriber i connects to ports[i % ports.length]. */
+  ports?: number[];
   transport: FanoutTransport;
   clients: number;
   /** Connections opened at once while connecting. */

@@ -153,6 +153,17 @@ async function window(load: Mailbox<FanoutLoadMessage>, ms: number): Promise<Fan
   return load.next('fanout-window', ms + 30_000);
 }
 
+/** What a measurement may add to the plain one-server fan-out. */
+export interface MeasureExtras {
+  /** Measure the server's idle memory per subscriber first (one node only). */
+  idleMemory?: boolean;
+  /**
+   * Cross-node: this many server processes sharing this Redis (key prefix per measurement); the
+   * subscribers are spread over them round-robin and only the first one publishes.
+   */
+  cluster?: { nodes: number; redisUrl: string; prefix: string };
+}
+
 export async function measure(
   clients: number,
   name: string,
@@ -160,28 +171,52 @@ export async function measure(
   run: number,
   options: ScaleOptions,
   infos: Map<string, string>,
-  withIdleMemory = false,
+  extras: MeasureExtras = {},
 ): Promise<FanoutMeasurement> {
   const lifetime = 180_000 + (2 * MAX_STEPS + NARROWING_STEPS) * (SETTLE_MS + STEP_MS + 1000);
-  const plan: FanoutServerPlan = { transport: variant.transport, clients };
-  const profile =
+  const cluster = extras.cluster;
+  const plan: FanoutServerPlan = {
+    transport: variant.transport,
+    clients,
+    ...(cluster === undefined ? {} : { redis: { url: cluster.redisUrl, prefix: cluster.prefix } }),
+  };
+  const profile = (node: number) =>
     variant.server === 'conduit' && options.cpuProfDir !== null
       ? [
           '--cpu-prof',
           `--cpu-prof-dir=${options.cpuProfDir}`,
-          `--cpu-prof-name=conduit-${name}-${variant.transport}-run${run + 1}-${process.pid}.cpuprofile`,
+          `--cpu-prof-name=conduit-${name}-${variant.transport}-run${run + 1}-node${node + 1}-${process.pid}.cpuprofile`,
         ]
       : [];
-  const execArgv = withIdleMemory ? ['--expose-gc', ...profile] : profile;
-  const server = forkChild(SERVER_FILES[variant.server], [String(lifetime), JSON.stringify(plan)], execArgv);
-  const serverMail = new Mailbox<ServerMail>(server, `the ${variant.server} server`);
+  const withIdleMemory = extras.idleMemory === true && cluster === undefined;
+  const servers = Array.from({ length: cluster?.nodes ?? 1 }, (_, node) =>
+    forkChild(
+      SERVER_FILES[variant.server],
+      [String(lifetime), JSON.stringify(plan)],
+      withIdleMemory ? ['--expose-gc', ...profile(node)] : profile(node),
+    ),
+  );
+  const mails = servers.map(
+    (server, node) =>
+      new Mailbox<ServerMail>(
+        server,
+        `the ${variant.server} server${servers.length > 1 ? ` (node ${node + 1})` : ''}`,
+      ),
+  );
+  /** The node that publishes (the only one with a rate set). */
+  const serverMail = mails[0]!;
   let load: ReturnType<typeof forkChild> | null = null;
   try {
-    const ready = await serverMail.next('ready', 10_000);
-    infos.set(`${variant.server}, ${TRANSPORT_LABELS[variant.transport]}`, ready.info);
+    const ports: number[] = [];
+    for (const mail of mails) {
+      const ready = await mail.next('ready', 10_000);
+      ports.push(ready.port);
+      infos.set(`${variant.server}, ${TRANSPORT_LABELS[variant.transport]}`, ready.info);
+    }
     const baseline = withIdleMemory ? await idleMemory(serverMail) : null;
     const loadPlan: FanoutLoadPlan = {
-      port: ready.port,
+      port: ports[0]!,
+      ...(ports.length > 1 ? { ports } : {}),
       transport: variant.transport,
       clients,
       concurrency: CONNECT_CONCURRENCY,
@@ -205,18 +240,19 @@ export async function measure(
     const probe = async (offered: number): Promise<Step> => {
       await setMode(serverMail, { kind: 'rate', eventsPerSecond: offered / clients });
       await sleep(SETTLE_MS);
-      const before = await stats(serverMail);
+      const before = await Promise.all(mails.map(stats));
       const w = await window(loadMail, STEP_MS);
-      const after = await stats(serverMail);
+      const after = await Promise.all(mails.map(stats));
       const delivered = w.deliveries / w.seconds;
       const step: Step = {
         offered,
         delivered,
         p50Ms: w.p50Ms,
         p99Ms: w.p99Ms,
-        serverCpu: cpuFraction(before.cpu, after.cpu),
+        // Every node's CPU together (a fraction of one core each).
+        serverCpu: before.reduce((sum, b, i) => sum + cpuFraction(b.cpu, after[i]!.cpu), 0),
         loadCpu: w.cpu,
-        waiting: (after.waitedMs - before.waitedMs) / ((after.cpu.at - before.cpu.at) / 1000),
+        waiting: (after[0]!.waitedMs - before[0]!.waitedMs) / ((after[0]!.cpu.at - before[0]!.cpu.at) / 1000),
         minPerClient: w.minPerClient,
         passed:
           w.p99Ms <= slo &&
@@ -257,11 +293,10 @@ export async function measure(
       idle,
     };
   } finally {
-    if (load !== null && load.exitCode === null) {
-      if (load.connected) load.send({ type: 'stop' });
-      setTimeout(() => load?.kill('SIGKILL'), 2000).unref();
-    }
-    await stopChild(server);
+    // The load generator goes first: a server stopping closes its connections (1001), which a load
+    // generator still reading would take for a failure.
+    if (load !== null) await stopChild(load);
+    await Promise.all(servers.map(stopChild));
   }
 }
 

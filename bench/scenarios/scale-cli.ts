@@ -31,9 +31,9 @@ export const SCALE_USAGE = `  --heavy-runs N      runs per server of broadcast1k
                       and --duration too, storm times 10,000 handshakes and measures idle memory
   --broadcast-batch K broadcasts per event-loop turn in broadcast1k and broadcast10k, the same for
                       every server (default 16; 1 leaves no consecutive writes to coalesce)
-  --fanout-slo-ms MS  p99 latency bound of ssefanout1k, ssefanout5k and hubfanout10k per 1,000
-                      subscribers (default 100: 100 ms, 500 ms and 1 s): each server's figure is the
-                      highest publish rate it sustains under it`;
+  --fanout-slo-ms MS  p99 latency bound of ssefanout1k, ssefanout5k, hubfanout10k and clusterfanout3k
+                      per 1,000 subscribers (default 100: 100 ms, 500 ms, 1 s and 300 ms): each
+                      server's figure is the highest publish rate it sustains under it`;
 
 export interface ScaleCliOptions {
   scenarios: ScaleScenario[];

@@ -4,7 +4,8 @@
  * is kept in the replay buffer, encoded once and written to every subscriber. WebSocket goes through
  * WebSocketServer.broadcast(). 'hub' is the realtime hub of `conduit serve`'s /ws: a channel with
  * offsets and history, each subscriber a session (subprotocol conduit.v1, permessage-deflate off as in
- * Socket.IO's default). The publisher is fanout-publisher.ts's, the same for every server.
+ * Socket.IO's default); with `plan.redis` the hub is one node of several, on a RedisBroker. The
+ * publisher is fanout-publisher.ts's, the same for every server.
  */
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -17,6 +18,7 @@ import { WebSocketServer } from '../../src/index.js';
 import { HubAccess } from '../../src/server/hub-access.js';
 import { chooseHubProtocol, serveHubOverWebSocket } from '../../src/server/hub-websocket.js';
 import { SseChannels } from '../../src/server/sse-channels.js';
+import { RedisBroker } from '../../src/session/brokers/redis.js';
 import { Hub } from '../../src/session/hub.js';
 import { fanoutPlan, startPublisher } from './fanout-publisher.js';
 import { startHarness } from './harness.js';
@@ -27,7 +29,12 @@ const plan = fanoutPlan();
 const profiled = process.execArgv.some((a) => a.startsWith('--cpu-prof')) ? ', under --cpu-prof' : '';
 
 if (plan.transport === 'hub') {
-  const hub = new Hub();
+  // One node of several (cross-node scenario): publications and history go through Redis.
+  const broker =
+    plan.redis === undefined
+      ? undefined
+      : new RedisBroker({ redis: plan.redis.url, prefix: plan.redis.prefix });
+  const hub = new Hub(broker === undefined ? {} : { broker });
   const wss = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
@@ -39,19 +46,28 @@ if (plan.transport === 'hub') {
     await hub.close();
     for (const client of wss.clients) client.terminate();
     await wss.close();
+    await broker?.close();
   });
   serveHubOverWebSocket(hub, wss, new HubAccess());
   startPublisher({
     clients: wss.clients,
     backlog: (client) => client.bufferedAmount,
-    publish: (text) => void hub.publish(CHANNEL, text),
+    publish: (text) => void hub.publish(CHANNEL, text).catch(() => undefined),
   });
   answerIdleMemoryRequests(() => wss.clients.size);
   wss.on('listening', () => {
     const { port } = wss.address() as AddressInfo;
-    harness.ready(
-      port,
-      `conduit hub over WebSocket (/ws, conduit.v1), hub.publish(channel, text)${profiled}`,
+    const over = broker === undefined ? '' : ', RedisBroker (history in a Redis Stream, Redis pub/sub)';
+    void (broker?.ready() ?? Promise.resolve()).then(
+      () =>
+        harness.ready(
+          port,
+          `conduit hub over WebSocket (/ws, conduit.v1), hub.publish(channel, text)${over}${profiled}`,
+        ),
+      (error: unknown) => {
+        console.error(`the hub's Redis broker is not ready: ${String(error)}`);
+        process.exit(4);
+      },
     );
   });
 } else if (plan.transport === 'ws') {

@@ -3,7 +3,8 @@
  * load balancer sends a session's requests to any node. Over the Redis broker's connection:
  *
  *   - a session registry: P:session:<id> -> {node, user}, set when a node opens or adopts a session,
- *     refreshed while it holds it (TTL 90 s, more than the hub's 60 s session TTL);
+ *     refreshed while it holds it (TTL 90 s, more than the hub's 60 s session TTL), deleted when the
+ *     session ends there (unless another node's entry replaced it);
  *   - an inbox per node (pub/sub channel P:node:<id>) for requests and answers:
  *       send    a POST's lines for a session held elsewhere       -> answered ok / missing
  *       poll    a long-poll GET for a polling transport elsewhere -> answered with its lines
@@ -24,6 +25,8 @@ const REFRESH_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 3000;
 /** Forwarded requests waiting for their answer, at most. */
 const MAX_PENDING = 10_000;
+/** Delete a registry entry only if it is still the one this node wrote (KEYS[1], ARGV[1]). */
+const UNCLAIM_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 type MeshMessage =
   | { type: 'send'; req: string; from: string; session: string; user: string | null; lines: string[] }
@@ -64,6 +67,10 @@ export class HubMesh {
     this.subscriber.on('message', (_channel: string, text: string) => this.received(text));
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.timer.unref();
+    // A session over here leaves the registry (one that moved is the new holder's entry by now).
+    hub.onSessionEnded((session, released) => {
+      if (!released) this.unclaim(session);
+    });
   }
 
   async start(): Promise<void> {
@@ -78,13 +85,13 @@ export class HubMesh {
   /** Note that this node holds `session` (after open or adopt). */
   claim(session: Session): void {
     void this.redis
-      .set(
-        this.key(session.id),
-        JSON.stringify({ node: this.node, user: session.user }),
-        'PX',
-        REGISTRY_TTL_MS,
-      )
+      .set(this.key(session.id), this.entry(session), 'PX', REGISTRY_TTL_MS)
       .catch(() => undefined);
+  }
+
+  /** The session ended here: its registry entry goes, unless another node's has replaced it. */
+  private unclaim(session: Session): void {
+    void this.redis.eval(UNCLAIM_SCRIPT, 1, this.key(session.id), this.entry(session)).catch(() => undefined);
   }
 
   /**
@@ -151,6 +158,11 @@ export class HubMesh {
 
   // Internals ---------------------------------------------------------------------------------------
 
+  /** The registry entry of a session this node holds. */
+  private entry(session: Session): string {
+    return JSON.stringify({ node: this.node, user: session.user });
+  }
+
   private key(id: string): string {
     return `${this.prefix}session:${id}`;
   }
@@ -174,12 +186,7 @@ export class HubMesh {
   private async refresh(): Promise<void> {
     const batch = this.redis.pipeline();
     for (const session of this.hub.localSessions()) {
-      batch.set(
-        this.key(session.id),
-        JSON.stringify({ node: this.node, user: session.user }),
-        'PX',
-        REGISTRY_TTL_MS,
-      );
+      batch.set(this.key(session.id), this.entry(session), 'PX', REGISTRY_TTL_MS);
     }
     await batch.exec().catch(() => undefined);
   }

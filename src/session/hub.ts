@@ -160,6 +160,7 @@ export class Hub {
   private readonly counters = { messagesIn: 0, publications: 0, resumes: 0, gaps: 0, dropped: 0, slow: 0 };
   private readonly sent: SentTotals = { messages: 0, units: 0 };
   private readonly brokerLatency = new Histogram();
+  private readonly endedHandlers: ((session: Session, released: boolean) => void)[] = [];
 
   constructor(options: HubOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -301,6 +302,14 @@ export class Hub {
   private newSession(id: string, identity: HubIdentity, now: number): Session {
     const onOverflow = (s: Session) => this.overflow(s);
     return new Session(id, identity.user, identity.channels, this.queue, now, onOverflow, this.sent);
+  }
+
+  /**
+   * Told when a session ends here: `released` when it moved to another node (release), false when it
+   * is over (bye, clean close, expiry).
+   */
+  onSessionEnded(handler: (session: Session, released: boolean) => void): void {
+    this.endedHandlers.push(handler);
   }
 
   /** The sessions this hub holds now. */
@@ -723,6 +732,7 @@ export class Hub {
   private end(session: Session, leavePresence = true): void {
     for (const sub of [...session.subscriptions.values()]) this.dropSubscription(session, sub, leavePresence);
     this.sessions.delete(session.id);
+    for (const handler of this.endedHandlers) handler(session, !leavePresence);
   }
 
   private dropSubscription(session: Session, sub: Subscription, leavePresence = true): void {

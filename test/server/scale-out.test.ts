@@ -208,21 +208,34 @@ describe('scale-out: a node shutting down gracefully', () => {
 });
 
 describe('scale-out: resuming a session on another node', () => {
-  it('takes over a session whose connection died, and refuses one that ended (SESSION_UNKNOWN)', async () => {
+  it('takes over a session whose connection died, and refuses one that ended (SESSION_UNKNOWN)', async (t) => {
+    const admin = new Redis(REDIS);
+    t.after(() => admin.quit());
+    const entry = async (id: string) => admin.get(`${PREFIX}session:${id}`);
+    /** The registry entry once `check` holds for it (polled for 2 s at most). */
+    const entryOnce = async (id: string, check: (text: string | null) => boolean, what: string) => {
+      for (let i = 0; i < 200; i++, await new Promise((r) => setTimeout(r, 10))) {
+        const text = await entry(id);
+        if (check(text)) return text;
+      }
+      throw new Error(`timed out: ${what}`);
+    };
     const dropped = await wsClient(nodes[0]!.url);
     const id = (await dropped.next('connected')).session;
     // The node notes the session in Redis right after `connected`: let it land before the drop.
-    const admin = new Redis(REDIS);
-    for (let i = 0; i < 100 && (await admin.get(`${PREFIX}session:${id}`)) === null; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await admin.quit();
+    const first = await entryOnce(id, (text) => text !== null, 'the registry entry of node A');
     dropped.kill();
     const moved = await wsClient(nodes[1]!.url, `?session=${id}`);
     const hello = await moved.next('connected');
     assert.deepEqual([hello.session, hello.resumed], [id, true]);
-    await moved.send({ type: 'bye' });
+    // Node B's entry replaced A's, and A letting the session go did not delete it.
+    const second = await entryOnce(id, (text) => text !== first, "node B's registry entry");
+    assert.notEqual(second, null);
     await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await entry(id), second);
+    await moved.send({ type: 'bye' });
+    // The session is over: its entry goes with it.
+    await entryOnce(id, (text) => text === null, 'the registry entry deleted after bye');
     const late = await wsClient(nodes[2]!.url, `?session=${id}`);
     assert.equal((await late.next('error')).code, 'SESSION_UNKNOWN');
     assert.notEqual((await late.next('connected')).session, id);

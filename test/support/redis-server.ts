@@ -39,6 +39,7 @@ export async function startTestRedis(
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => undefined);
     const ok = await probe
       .connect()
       .then(() => probe.ping())

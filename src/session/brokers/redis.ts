@@ -44,6 +44,13 @@ export interface RedisBrokerOptions {
 
 type PresenceHandler = (channel: string, change: 'join' | 'leave', member: PresenceMember) => void;
 
+/** A channel listened to: by how many, and its SUBSCRIBE (ok: null while under way). */
+interface Listening {
+  count: number;
+  ok: boolean | null;
+  subscribed: Promise<boolean>;
+}
+
 interface ScriptedRedis extends Redis {
   conduitPublish(...args: (string | number)[]): Promise<[0, string] | [1, string, number, number]>;
   conduitRecover(...args: (string | number)[]): Promise<[string, number, [string, string[]][]]>;
@@ -65,8 +72,8 @@ export class RedisBroker implements Broker {
   private readonly keyTtlMs: number;
   private readonly presenceTtlMs: number;
   private readonly newEpoch: () => string;
-  /** Channels listened to: how many times, and the SUBSCRIBE under way or done. */
-  private readonly listening = new Map<string, { count: number; subscribed: Promise<unknown> }>();
+  /** Channels listened to: how many times, and their SUBSCRIBE. */
+  private readonly listening = new Map<string, Listening>();
   /** Members this node joined, by channel: refreshed while they are here. */
   private readonly local = new Map<string, Map<string, PresenceMember>>();
   private readonly publicationHandlers: ((publication: Publication) => void)[] = [];
@@ -110,12 +117,23 @@ export class RedisBroker implements Broker {
     this.redis.defineCommand('conduitLeave', { numberOfKeys: 2, lua: LEAVE_SCRIPT });
     this.redis.defineCommand('conduitReap', { numberOfKeys: 2, lua: REAP_SCRIPT });
     this.subscriber.on('message', (channel: string, message: string) => this.received(channel, message));
-    // After a reconnection ioredis subscribes again by itself; what was published meanwhile was not
-    // heard: the hub checks its subscriptions against the history.
+    // After a reconnection ioredis subscribes again to the channels it had; a SUBSCRIBE that failed
+    // (Redis was away) is sent again here. What was published meanwhile was not heard: once the
+    // SUBSCRIBEs are through, the hub checks its subscriptions against the history.
     let connectedOnce = false;
     this.subscriber.on('ready', () => {
-      if (connectedOnce) for (const handler of this.resyncHandlers) handler();
-      connectedOnce = true;
+      const retried = [...this.listening].filter(([, entry]) => entry.ok === false);
+      for (const [channel, entry] of retried) this.subscribeTo(channel, entry);
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      void this.subscriber
+        .ping()
+        .catch(() => undefined)
+        .then(() => {
+          for (const handler of this.resyncHandlers) handler();
+        });
     });
     this.timer = setInterval(() => void this.housekeeping(), Math.max(50, this.presenceTtlMs / 3));
     this.timer.unref();
@@ -173,7 +191,10 @@ export class RedisBroker implements Broker {
 
   async recover(channel: string, since: StreamPosition | null): Promise<Recovery> {
     // A SUBSCRIBE under way completes first: what is published after this read arrives by pub/sub.
-    await this.listening.get(channel)?.subscribed;
+    // One that failed is tried again; a recovery without it would miss what comes next.
+    if (!(await this.subscribed(channel))) {
+      throw new Error(`Redis pub/sub: SUBSCRIBE to ${this.pubChannel(channel)} failed`);
+    }
     const [epoch, topOffset, entries] = await this.redis.conduitRecover(
       this.key(channel, 'm'),
       this.key(channel, 's'),
@@ -197,12 +218,43 @@ export class RedisBroker implements Broker {
     const entry = this.listening.get(channel);
     if (entry !== undefined) {
       entry.count++;
-      await entry.subscribed;
+      await this.subscribed(channel);
       return;
     }
-    const subscribed = this.subscriber.subscribe(this.pubChannel(channel)).catch(() => undefined);
-    this.listening.set(channel, { count: 1, subscribed });
-    await subscribed;
+    const created: Listening = { count: 1, ok: null, subscribed: Promise.resolve(false) };
+    this.listening.set(channel, created);
+    await this.subscribeTo(channel, created);
+  }
+
+  /** Send a channel's SUBSCRIBE; it resolves (never rejects) to whether it went through. */
+  private subscribeTo(channel: string, entry: Listening): Promise<boolean> {
+    entry.ok = null;
+    entry.subscribed = this.subscriber.subscribe(this.pubChannel(channel)).then(
+      () => (entry.ok = true),
+      () => {
+        entry.ok = false;
+        // Failed on a connection that is up again (or never went down): once more in a second. One
+        // that is down sends it again on 'ready'.
+        if (this.subscriber.status === 'ready') {
+          setTimeout(() => {
+            if (entry.ok === false && this.listening.get(channel) === entry) this.subscribeTo(channel, entry);
+          }, 1000).unref();
+        }
+        return false;
+      },
+    );
+    return entry.subscribed;
+  }
+
+  /**
+   * Whether a channel listened to is subscribed: waits for its SUBSCRIBE, and tries a failed one once
+   * more (one try at a time). True for a channel not listened to (nothing to wait for).
+   */
+  private async subscribed(channel: string): Promise<boolean> {
+    const entry = this.listening.get(channel);
+    if (entry === undefined || (await entry.subscribed)) return true;
+    if (entry.ok === false) this.subscribeTo(channel, entry);
+    return entry.subscribed;
   }
 
   async unlisten(channel: string): Promise<void> {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisBroker, type RedisBrokerOptions } from '../../../src/session/brokers/redis.js';
+import { startTestRedis } from '../../support/redis-server.js';
 import { brokerContract, eventually } from './contract.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -129,6 +130,33 @@ describe('RedisBroker in Redis', () => {
       assert.deepEqual(heard, ['heard']);
     } finally {
       await admin.quit();
+    }
+  });
+
+  it('sends a SUBSCRIBE that failed (Redis away) again when Redis is back, and hears the channel', async () => {
+    const redis = await startTestRedis();
+    const listener = new RedisBroker({ redis: redis.url, prefix: PREFIX, commandTimeoutMs: 300 });
+    const publisher = new RedisBroker({ redis: redis.url, prefix: PREFIX, commandTimeoutMs: 300 });
+    try {
+      await Promise.all([listener.ready(), publisher.ready()]);
+      const heard: string[] = [];
+      listener.onPublication((p) => heard.push(p.data));
+      await redis.kill();
+      await listener.listen('while-away');
+      await assert.rejects(listener.recover('while-away', null));
+      await redis.start();
+      // Published until heard (the listener reconnects on its own schedule).
+      const end = Date.now() + 10_000;
+      for (let sent = 1; heard.length === 0; sent++) {
+        if (Date.now() > end) throw new Error('timed out: the channel heard after Redis came back');
+        await publisher.publish('while-away', `m${sent}`, { from: null }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual((await listener.recover('while-away', null)).recovered, true);
+    } finally {
+      listener.disconnect();
+      publisher.disconnect();
+      await redis.kill();
     }
   });
 
