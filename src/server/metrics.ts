@@ -72,6 +72,15 @@ export function renderMetrics(sources: MetricsSources): string {
     metric('conduit_hub_slow_disconnects_total', 'counter', 'Transports closed with 4008 (slow consumer).', [
       [{}, hub.slowDisconnects],
     ]),
+    metric('conduit_hub_publishes_waiting', 'gauge', 'Client publishes waiting for the broker.', [
+      [{}, hub.publishesWaiting],
+    ]),
+    metric(
+      'conduit_hub_publishes_refused_busy_total',
+      'counter',
+      'Client publishes answered UNAVAILABLE because too many were waiting for the broker.',
+      [[{}, hub.publishesRefusedBusy]],
+    ),
     metric('conduit_sse_subscribers', 'gauge', 'Subscribers of the plain SSE channels (GET /sse).', [
       [{}, sources.sseSubscribers],
     ]),

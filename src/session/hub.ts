@@ -61,6 +61,12 @@ export interface HubOptions {
   maxSessions?: number;
   /** Subscriptions per session. Default 1,000. */
   maxSubscriptions?: number;
+  /**
+   * Client publishes waiting for the broker (a slow or unreachable Redis), per session and in all.
+   * Past either bound a publish is answered UNAVAILABLE at once (the client sends it again a second
+   * later, same cmid): what waits on the broker stays bounded. Default 100 per session, 10,000 in all.
+   */
+  maxPublishesWaiting?: { perSession?: number; total?: number };
   /** The per-session queue's bounds and policy (session.ts). */
   queue?: Partial<QueuePolicyOptions>;
   /** The server sends a ping after this long without sending anything, ms. Default 25 s. */
@@ -103,6 +109,9 @@ export interface HubStats {
   gaps: number;
   dropped: number;
   slowDisconnects: number;
+  /** Client publishes waiting for the broker now, and those refused because too many were. */
+  publishesWaiting: number;
+  publishesRefusedBusy: number;
 }
 
 const systemClock: HubClock = {
@@ -157,7 +166,20 @@ export class Hub {
   private readonly clock: HubClock;
   private readonly newSessionId: () => string;
   private readonly timer: { cancel(): void };
-  private readonly counters = { messagesIn: 0, publications: 0, resumes: 0, gaps: 0, dropped: 0, slow: 0 };
+  private readonly counters = {
+    messagesIn: 0,
+    publications: 0,
+    resumes: 0,
+    gaps: 0,
+    dropped: 0,
+    slow: 0,
+    refusedBusy: 0,
+  };
+  private readonly maxWaitingPerSession: number;
+  private readonly maxWaiting: number;
+  /** Client publishes waiting for the broker: in all, and per session. */
+  private waiting = 0;
+  private readonly waitingBySession = new WeakMap<Session, number>();
   private readonly sent: SentTotals = { messages: 0, units: 0 };
   private readonly brokerLatency = new Histogram();
   private readonly endedHandlers: ((session: Session, released: boolean) => void)[] = [];
@@ -170,6 +192,8 @@ export class Hub {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;
     this.maxSessions = options.maxSessions ?? 100_000;
+    this.maxWaitingPerSession = options.maxPublishesWaiting?.perSession ?? 100;
+    this.maxWaiting = options.maxPublishesWaiting?.total ?? 10_000;
     this.queue = {
       maxMessages: options.queue?.maxMessages ?? 10_000,
       maxUnits: options.queue?.maxUnits ?? 8 * 1024 * 1024,
@@ -389,6 +413,15 @@ export class Hub {
       this.fail(session, message.id, 'FORBIDDEN', `publish to ${message.channel} refused`);
       return;
     }
+    const mine = this.waitingBySession.get(session) ?? 0;
+    if (mine >= this.maxWaitingPerSession || this.waiting >= this.maxWaiting) {
+      this.counters.refusedBusy++;
+      const bound = mine >= this.maxWaitingPerSession ? `${mine} of this session` : `${this.waiting} in all`;
+      this.fail(session, message.id, 'UNAVAILABLE', `too many publishes waiting for the broker (${bound})`);
+      return;
+    }
+    this.waitingBySession.set(session, mine + 1);
+    this.waiting++;
     let publication: Publication;
     try {
       publication = await this.publishTimed(message.channel, message.data, {
@@ -398,6 +431,9 @@ export class Hub {
     } catch (error) {
       this.fail(session, message.id, 'UNAVAILABLE', `the broker failed: ${(error as Error).message}`);
       return;
+    } finally {
+      this.waiting--;
+      this.waitingBySession.set(session, (this.waitingBySession.get(session) ?? 1) - 1);
     }
     this.counters.publications++;
     this.reply(session, {
@@ -424,6 +460,8 @@ export class Hub {
       gaps: this.counters.gaps,
       dropped: this.counters.dropped,
       slowDisconnects: this.counters.slow,
+      publishesWaiting: this.waiting,
+      publishesRefusedBusy: this.counters.refusedBusy,
     };
   }
 
