@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import { startServer } from '../server/serve.js';
+import type { RedisBrokerOptions } from '../session/brokers/redis.js';
 
 const HELP = `Usage: conduit serve [options]
 
@@ -16,6 +17,9 @@ const HELP = `Usage: conduit serve [options]
   --no-demo         no simulated market feed and no /demo/token (the demo page still loads)
   --redis URL       scale-out: the hub's channels, history and presence in Redis (redis://[:password@]host:port),
                     shared by every node started with the same URL and prefix
+  --redis-cluster NODES   the same on a Redis Cluster: seed nodes host:port,host:port,... (sharded pub/sub)
+  --redis-sentinels NODES the same through Redis Sentinel: sentinels host:port,...; with
+  --redis-sentinel-name N the name of the monitored master (default mymaster)
   --redis-prefix P  prefix of every Redis key and pub/sub channel (default conduit:)
   --log-level L     structured logs (JSON lines, pino) on stderr: debug, info (default), warn, error, silent
 
@@ -25,6 +29,45 @@ WS /echo, WS /broadcast, GET /ws-console, GET /healthz,
 GET /sse?channel=NAME (Server-Sent Events, resumable with Last-Event-ID),
 POST /publish?channel=NAME (the body is published; 202 {"id": n}).
 Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).`;
+
+/** --redis, --redis-cluster or --redis-sentinels (one of them), with --redis-prefix. */
+function redisOptions(values: {
+  redis?: string;
+  'redis-cluster'?: string;
+  'redis-sentinels'?: string;
+  'redis-sentinel-name'?: string;
+  'redis-prefix'?: string;
+}): RedisBrokerOptions | undefined {
+  const given = (['redis', 'redis-cluster', 'redis-sentinels'] as const).filter(
+    (k) => values[k] !== undefined,
+  );
+  if (given.length > 1) throw new Error(`--${given.join(' and --')} exclude each other: choose one`);
+  const prefix = values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] };
+  if (values.redis !== undefined) return { redis: values.redis, ...prefix };
+  if (values['redis-cluster'] !== undefined) {
+    return { cluster: { nodes: hostPorts(values['redis-cluster'], '--redis-cluster') }, ...prefix };
+  }
+  if (values['redis-sentinels'] !== undefined) {
+    const sentinels = hostPorts(values['redis-sentinels'], '--redis-sentinels');
+    return { redis: { sentinels, name: values['redis-sentinel-name'] ?? 'mymaster' }, ...prefix };
+  }
+  if (values['redis-prefix'] !== undefined)
+    throw new Error('--redis-prefix goes with --redis, --redis-cluster or --redis-sentinels');
+  return undefined;
+}
+
+/** "host:port,host:port" -> [{ host, port }], or a clear error. */
+function hostPorts(text: string, flag: string): { host: string; port: number }[] {
+  return text.split(',').map((item) => {
+    const at = item.lastIndexOf(':');
+    const host = item.slice(0, at).trim();
+    const port = Number(item.slice(at + 1));
+    if (at <= 0 || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`${flag} expects host:port[,host:port...], got '${item}'`);
+    }
+    return { host, port };
+  });
+}
 
 /** Returns -1: the process stays up until a signal. */
 export async function runServe(argv: string[]): Promise<number> {
@@ -40,6 +83,9 @@ export async function runServe(argv: string[]): Promise<number> {
       deflate: { type: 'string', default: 'shared' },
       'no-demo': { type: 'boolean' },
       redis: { type: 'string' },
+      'redis-cluster': { type: 'string' },
+      'redis-sentinels': { type: 'string' },
+      'redis-sentinel-name': { type: 'string', default: 'mymaster' },
       'redis-prefix': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
@@ -67,13 +113,7 @@ export async function runServe(argv: string[]): Promise<number> {
     logger,
     perMessageDeflate: parseDeflateMode(values.deflate),
     demo: values['no-demo'] !== true,
-    redis:
-      values.redis === undefined
-        ? undefined
-        : {
-            redis: values.redis,
-            ...(values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] }),
-          },
+    redis: redisOptions(values),
     host: values.host,
     port,
     tls,

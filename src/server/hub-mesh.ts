@@ -15,7 +15,8 @@
  * transport are forwarded to the node that holds it. Requests wait for an answer a bounded time.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisBroker } from '../session/brokers/redis.js';
 import type { Hub, HubIdentity } from '../session/hub.js';
 import type { Session } from '../session/session.js';
 
@@ -51,18 +52,21 @@ export interface RemotePolls {
 
 export class HubMesh {
   readonly node = randomBytes(8).toString('hex');
-  private readonly subscriber: Redis;
+  private readonly redis: Redis | Cluster;
+  private readonly subscriber: Redis | Cluster;
+  private readonly prefix: string;
   private readonly pending = new Map<string, { resolve: (answer: Answer) => void; timer: NodeJS.Timeout }>();
   private readonly timer: NodeJS.Timeout;
   private polls: RemotePolls | null = null;
   private nextReq = 0;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    broker: RedisBroker,
     private readonly hub: Hub,
   ) {
-    this.subscriber = redis.duplicate({ commandTimeout: undefined });
+    this.redis = broker.redis;
+    this.prefix = broker.prefix;
+    this.subscriber = broker.pubSubConnection();
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (_channel: string, text: string) => this.received(text));
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
@@ -184,11 +188,12 @@ export class HubMesh {
   }
 
   private async refresh(): Promise<void> {
-    const batch = this.redis.pipeline();
-    for (const session of this.hub.localSessions()) {
-      batch.set(this.key(session.id), this.entry(session), 'PX', REGISTRY_TTL_MS);
-    }
-    await batch.exec().catch(() => undefined);
+    // One SET each (not a pipeline: on a Cluster the keys live in different slots); ioredis writes
+    // them out together anyway.
+    const sets = [...this.hub.localSessions()].map((session) =>
+      this.redis.set(this.key(session.id), this.entry(session), 'PX', REGISTRY_TTL_MS),
+    );
+    await Promise.allSettled(sets);
   }
 
   private request(

@@ -139,7 +139,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const access = new HubAccess(
     demoTokens ? { ...options.access, tokenSecret: demo.secret, allowAnonymous: true } : options.access,
   );
-  const mesh = broker === undefined ? null : new HubMesh(broker.redis, broker.prefix, hub);
+  const mesh = broker === undefined ? null : new HubMesh(broker, hub);
   await mesh?.start();
   const hubHttp = new HubHttp(hub, access, options.hubHttp, mesh);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
@@ -303,7 +303,14 @@ async function connectRedis(
     await broker.ready();
   } catch (error) {
     broker.disconnect();
-    const where = typeof options.redis === 'string' ? redactUrl(options.redis) : 'the configured Redis';
+    const where =
+      options.cluster !== undefined
+        ? `the Redis Cluster of ${options.cluster.nodes.map((n) => (typeof n === 'object' ? `${n.host}:${n.port}` : n)).join(', ')}`
+        : typeof options.redis === 'string'
+          ? redactUrl(options.redis)
+          : options.redis?.sentinels !== undefined
+            ? `the master '${options.redis.name}' of the sentinels ${options.redis.sentinels.map((n) => `${n.host}:${n.port}`).join(', ')}`
+            : 'the configured Redis';
     throw new Error(`cannot use Redis at ${where}: ${(error as Error).message}`);
   }
   ready = true;

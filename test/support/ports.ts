@@ -24,10 +24,24 @@ export async function freePort(): Promise<number> {
  * connection of another test takes one meanwhile.
  */
 export async function consecutiveFreePorts(count: number): Promise<number> {
+  return findPorts(count, 20_000, 12_000, [0]);
+}
+
+/**
+ * `count` consecutive free ports whose port + 10,000 is free too (a Redis Cluster node's bus port),
+ * all below the ephemeral range.
+ */
+export async function clusterNodePorts(count: number): Promise<number> {
+  return findPorts(count, 10_000, 12_000, [0, 10_000]);
+}
+
+async function findPorts(count: number, from: number, span: number, offsets: number[]): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const base = from + Math.floor(Math.random() * span);
     let free = true;
-    for (let i = 0; i < count && free; i++) free = (await tryListen(base + i)) !== null;
+    for (let i = 0; i < count && free; i++) {
+      for (const offset of offsets) free = free && (await tryListen(base + i + offset)) !== null;
+    }
     if (free) return base;
   }
   throw new Error(`no ${count} consecutive free ports found`);

@@ -21,7 +21,7 @@ export interface TestRedis {
 }
 
 export async function startTestRedis(
-  options: { persistent?: boolean; password?: string } = {},
+  options: { persistent?: boolean; password?: string; args?: string[] } = {},
 ): Promise<TestRedis> {
   // Below the ephemeral range: restarted on its port, it finds it free.
   const port = await consecutiveFreePorts(1);
@@ -30,6 +30,7 @@ export async function startTestRedis(
   args.push('--appendonly', options.persistent === true ? 'yes' : 'no');
   if (options.persistent === true) args.push('--appendfsync', 'always');
   if (options.password !== undefined) args.push('--requirepass', options.password);
+  if (options.args !== undefined) args.push(...options.args);
   let child: ChildProcess | null = null;
   const answers = async (): Promise<boolean> => {
     const probe = new Redis({
@@ -54,7 +55,7 @@ export async function startTestRedis(
     url: `redis://127.0.0.1:${port}`,
     port,
     async kill() {
-      if (child === null || child.exitCode !== null) return;
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;

@@ -16,14 +16,23 @@
  * node's handlers through pub/sub only, like any other node's.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Broker, PresenceMember, PublishOptions } from '../broker.js';
 import type { HistoryLimits, Publication, PublisherInfo, Recovery, StreamPosition } from '../history.js';
 import { JOIN_SCRIPT, LEAVE_SCRIPT, PUBLISH_SCRIPT, REAP_SCRIPT, RECOVER_SCRIPT } from './redis-scripts.js';
 
 export interface RedisBrokerOptions {
-  /** A redis:// URL, or ioredis options. Default redis://127.0.0.1:6379. */
+  /**
+   * A redis:// URL, or ioredis options (Sentinel: `{ sentinels: [{ host, port }], name: 'mymaster' }`).
+   * Default redis://127.0.0.1:6379.
+   */
   redis?: string | RedisOptions;
+  /**
+   * Redis Cluster instead of `redis` (ioredis Cluster): seed nodes ('host:port' or `{ host, port }`) and
+   * Cluster options. Publications and presence go over sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7),
+   * each to the shard holding its channel's keys.
+   */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
   /** Prefix of every key and pub/sub channel (keys of other applications are never touched). Default 'conduit:'. */
   prefix?: string;
   /** History per channel: maxCount (default 1000) and maxAgeMs (default 10 minutes). maxBytes is not applied in Redis. */
@@ -44,6 +53,9 @@ export interface RedisBrokerOptions {
 
 type PresenceHandler = (channel: string, change: 'join' | 'leave', member: PresenceMember) => void;
 
+/** How long close() waits for Redis to answer its QUIT, ms. */
+const CLOSE_WAIT_MS = 1000;
+
 /** A channel listened to: by how many, and its SUBSCRIBE (ok: null while under way). */
 interface Listening {
   count: number;
@@ -51,7 +63,7 @@ interface Listening {
   subscribed: Promise<boolean>;
 }
 
-interface ScriptedRedis extends Redis {
+interface ScriptCommands {
   conduitPublish(...args: (string | number)[]): Promise<[0, string] | [1, string, number, number]>;
   conduitRecover(...args: (string | number)[]): Promise<[string, number, [string, string[]][]]>;
   conduitJoin(...args: (string | number)[]): Promise<number>;
@@ -59,11 +71,18 @@ interface ScriptedRedis extends Redis {
   conduitReap(...args: (string | number)[]): Promise<number>;
 }
 
+/** The command connection: one Redis (standalone or through Sentinel) or a Cluster, with the scripts. */
+export type RedisCommands = (Redis | Cluster) & ScriptCommands;
+
 export class RedisBroker implements Broker {
   /** Commands and scripts. */
-  readonly redis: ScriptedRedis;
-  /** Pub/sub (a connection in subscriber mode takes no other command). */
-  private readonly subscriber: Redis;
+  readonly redis: RedisCommands;
+  /** Pub/sub (a connection in subscriber mode takes no other command); sharded on a Cluster. */
+  private readonly subscriber: Redis | Cluster;
+  /** A Cluster: SPUBLISH/SSUBSCRIBE instead of PUBLISH/SUBSCRIBE. */
+  private readonly sharded: boolean;
+  /** Makes another connection for classic pub/sub (no command timeout): the mesh's inbox. */
+  readonly pubSubConnection: () => Redis | Cluster;
   /** Prefix of every key and pub/sub channel. */
   readonly prefix: string;
   private readonly maxCount: number;
@@ -89,16 +108,33 @@ export class RedisBroker implements Broker {
     this.keyTtlMs = options.idempotencyTtlMs ?? 5 * 60_000;
     this.presenceTtlMs = options.presenceTtlMs ?? 30_000;
     this.newEpoch = options.newEpoch ?? (() => randomBytes(6).readUIntBE(0, 6).toString(36).slice(0, 8));
-    const connection: RedisOptions = {
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      maxRetriesPerRequest: 1,
-      ...(typeof options.redis === 'object' ? options.redis : {}),
-    };
-    const url = typeof options.redis === 'string' ? options.redis : 'redis://127.0.0.1:6379';
-    this.redis = (
-      typeof options.redis === 'object' ? new Redis(connection) : new Redis(url, connection)
-    ) as ScriptedRedis;
-    this.subscriber = this.redis.duplicate({ commandTimeout: undefined });
+    const commandTimeout = options.commandTimeoutMs ?? 2000;
+    const cluster = options.cluster;
+    this.sharded = cluster !== undefined;
+    if (cluster !== undefined) {
+      const base = cluster.options ?? {};
+      const nodeOptions = { maxRetriesPerRequest: 1, ...base.redisOptions };
+      const make = (extra: ClusterOptions, timeout: number | undefined) =>
+        new Cluster(cluster.nodes, {
+          ...base,
+          ...extra,
+          redisOptions: { ...nodeOptions, commandTimeout: timeout },
+        });
+      this.redis = make({}, commandTimeout) as RedisCommands;
+      this.subscriber = make({ shardedSubscribers: true }, undefined);
+      this.pubSubConnection = () => make({}, undefined);
+    } else {
+      const connection: RedisOptions = {
+        commandTimeout,
+        maxRetriesPerRequest: 1,
+        ...(typeof options.redis === 'object' ? options.redis : {}),
+      };
+      const url = typeof options.redis === 'string' ? options.redis : 'redis://127.0.0.1:6379';
+      const redis = typeof options.redis === 'object' ? new Redis(connection) : new Redis(url, connection);
+      this.redis = redis as RedisCommands;
+      this.pubSubConnection = () => redis.duplicate({ commandTimeout: undefined });
+      this.subscriber = this.pubSubConnection();
+    }
     // Reported through failing commands (ioredis reconnects by itself); the last one explains ready().
     this.redis.on('error', (error: Error) => {
       this.lastError = error;
@@ -111,17 +147,21 @@ export class RedisBroker implements Broker {
       this.redis.on('end', () => onStatus('end'));
     }
     this.subscriber.on('error', () => undefined);
-    this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    const script = (lua: string) => (this.sharded ? shardedPublish(lua) : lua);
+    this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: script(PUBLISH_SCRIPT) });
     this.redis.defineCommand('conduitRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
-    this.redis.defineCommand('conduitJoin', { numberOfKeys: 2, lua: JOIN_SCRIPT });
-    this.redis.defineCommand('conduitLeave', { numberOfKeys: 2, lua: LEAVE_SCRIPT });
-    this.redis.defineCommand('conduitReap', { numberOfKeys: 2, lua: REAP_SCRIPT });
-    this.subscriber.on('message', (channel: string, message: string) => this.received(channel, message));
+    this.redis.defineCommand('conduitJoin', { numberOfKeys: 2, lua: script(JOIN_SCRIPT) });
+    this.redis.defineCommand('conduitLeave', { numberOfKeys: 2, lua: script(LEAVE_SCRIPT) });
+    this.redis.defineCommand('conduitReap', { numberOfKeys: 2, lua: script(REAP_SCRIPT) });
+    this.subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) =>
+      this.received(channel, message),
+    );
     // After a reconnection ioredis subscribes again to the channels it had; a SUBSCRIBE that failed
     // (Redis was away) is sent again here. What was published meanwhile was not heard: once the
-    // SUBSCRIBEs are through, the hub checks its subscriptions against the history.
+    // SUBSCRIBEs are through, the hub checks its subscriptions against the history. (A Cluster's
+    // sharded subscribers say 'subscribersReady' once they are back, or moved with their slots.)
     let connectedOnce = false;
-    this.subscriber.on('ready', () => {
+    this.subscriber.on(this.sharded ? 'subscribersReady' : 'ready', () => {
       const retried = [...this.listening].filter(([, entry]) => entry.ok === false);
       for (const [channel, entry] of retried) this.subscribeTo(channel, entry);
       if (!connectedOnce) {
@@ -229,7 +269,11 @@ export class RedisBroker implements Broker {
   /** Send a channel's SUBSCRIBE; it resolves (never rejects) to whether it went through. */
   private subscribeTo(channel: string, entry: Listening): Promise<boolean> {
     entry.ok = null;
-    entry.subscribed = this.subscriber.subscribe(this.pubChannel(channel)).then(
+    const pubChannel = this.pubChannel(channel);
+    const sent = this.sharded
+      ? this.subscriber.ssubscribe(pubChannel)
+      : this.subscriber.subscribe(pubChannel);
+    entry.subscribed = sent.then(
       () => (entry.ok = true),
       () => {
         entry.ok = false;
@@ -262,7 +306,11 @@ export class RedisBroker implements Broker {
     if (entry === undefined) return;
     if (--entry.count > 0) return;
     this.listening.delete(channel);
-    await this.subscriber.unsubscribe(this.pubChannel(channel)).catch(() => undefined);
+    const pubChannel = this.pubChannel(channel);
+    const sent = this.sharded
+      ? this.subscriber.sunsubscribe(pubChannel)
+      : this.subscriber.unsubscribe(pubChannel);
+    await sent.catch(() => undefined);
   }
 
   onPublication(handler: (publication: Publication) => void): void {
@@ -329,7 +377,18 @@ export class RedisBroker implements Broker {
     clearInterval(this.timer);
     this.local.clear();
     this.subscriber.disconnect();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // A polite QUIT, but not waiting on a Redis that is gone (ioredis would queue it until it is back).
+    const quit = this.redis.quit().then(
+      () => undefined,
+      () => undefined,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    });
+    await Promise.race([quit, late]);
+    clearTimeout(timer);
+    this.redis.disconnect();
   }
 
   // Internals ---------------------------------------------------------------------------------------
@@ -428,6 +487,11 @@ export class RedisBroker implements Broker {
       from: parseFrom(from),
     };
   }
+}
+
+/** A script's PUBLISH calls as SPUBLISH (Redis Cluster: to the shard of the channel's keys only). */
+function shardedPublish(lua: string): string {
+  return lua.replaceAll("redis.call('PUBLISH',", "redis.call('SPUBLISH',");
 }
 
 function parseFrom(text: string): PublisherInfo | null {
