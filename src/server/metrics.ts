@@ -72,14 +72,17 @@ export function renderMetrics(sources: MetricsSources): string {
     metric('conduit_hub_slow_disconnects_total', 'counter', 'Transports closed with 4008 (slow consumer).', [
       [{}, hub.slowDisconnects],
     ]),
-    metric('conduit_hub_publishes_waiting', 'gauge', 'Client publishes waiting for the broker.', [
-      [{}, hub.publishesWaiting],
+    metric('conduit_hub_publishes_in_flight', 'gauge', 'Client publishes with the broker now.', [
+      [{}, hub.publishesInFlight],
+    ]),
+    metric('conduit_hub_publishes_queued', 'gauge', 'Client publishes queued behind those, in order.', [
+      [{}, hub.publishesQueued],
     ]),
     metric(
-      'conduit_hub_publishes_refused_busy_total',
+      'conduit_hub_publishes_waiting_disconnects_total',
       'counter',
-      'Client publishes answered UNAVAILABLE because too many were waiting for the broker.',
-      [[{}, hub.publishesRefusedBusy]],
+      'Transports closed with 4013: too many of their publishes were waiting for the broker.',
+      [[{}, hub.publishesWaitingDisconnects]],
     ),
     metric('conduit_sse_subscribers', 'gauge', 'Subscribers of the plain SSE channels (GET /sse).', [
       [{}, sources.sseSubscribers],

@@ -28,6 +28,7 @@ import { Histogram } from '../util/histogram.js';
 import type { Broker, PresenceMember, PublishOptions } from './broker.js';
 import { MemoryBroker } from './brokers/memory.js';
 import type { HistoryLimits, Publication, Recovery } from './history.js';
+import { PublishGate, type PublishGateLimits } from './publish-gate.js';
 import { type QueuePolicyOptions, type SentTotals, Session, type Subscription } from './session.js';
 import { type HubTransport, Outbound, type TransportKind } from './transport.js';
 
@@ -62,11 +63,15 @@ export interface HubOptions {
   /** Subscriptions per session. Default 1,000. */
   maxSubscriptions?: number;
   /**
-   * Client publishes waiting for the broker (a slow or unreachable Redis), per session and in all.
-   * Past either bound a publish is answered UNAVAILABLE at once (the client sends it again a second
-   * later, same cmid): what waits on the broker stays bounded. Default 100 per session, 10,000 in all.
+   * Client publishes waiting for the broker (a slow or unreachable Redis): how many are with it at
+   * once, per session and in all, and how many more may queue behind them, in order (publish-gate.ts).
+   * A publish that cannot even be queued closes the session's transport with 4013 and is dropped, like
+   * every publish of that session until its client is back on a new transport: the client reconnects
+   * (with backoff) and sends its unacknowledged publishes again in order. Defaults: 100 in flight per
+   * session, 10,000 in all, 1,000 queued per session (the Conduit client's own bound on publishes
+   * awaiting their ack), 64 Mi of queued data.
    */
-  maxPublishesWaiting?: { perSession?: number; total?: number };
+  publishLimits?: PublishGateLimits;
   /** The per-session queue's bounds and policy (session.ts). */
   queue?: Partial<QueuePolicyOptions>;
   /** The server sends a ping after this long without sending anything, ms. Default 25 s. */
@@ -109,9 +114,10 @@ export interface HubStats {
   gaps: number;
   dropped: number;
   slowDisconnects: number;
-  /** Client publishes waiting for the broker now, and those refused because too many were. */
-  publishesWaiting: number;
-  publishesRefusedBusy: number;
+  /** Client publishes with the broker now, queued behind them, and transports closed (4013) because too many waited. */
+  publishesInFlight: number;
+  publishesQueued: number;
+  publishesWaitingDisconnects: number;
 }
 
 const systemClock: HubClock = {
@@ -173,13 +179,12 @@ export class Hub {
     gaps: 0,
     dropped: 0,
     slow: 0,
-    refusedBusy: 0,
+    waitingDisconnects: 0,
   };
-  private readonly maxWaitingPerSession: number;
-  private readonly maxWaiting: number;
-  /** Client publishes waiting for the broker: in all, and per session. */
-  private waiting = 0;
-  private readonly waitingBySession = new WeakMap<Session, number>();
+  /** Client publishes waiting for the broker: bounded, each session's in order. */
+  private readonly publishGate: PublishGate<Session>;
+  /** Sessions whose transport was closed with 4013: their publishes are dropped until they are back. */
+  private readonly refusingPublishes = new WeakSet<Session>();
   private readonly sent: SentTotals = { messages: 0, units: 0 };
   private readonly brokerLatency = new Histogram();
   private readonly endedHandlers: ((session: Session, released: boolean) => void)[] = [];
@@ -192,8 +197,7 @@ export class Hub {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;
     this.maxSessions = options.maxSessions ?? 100_000;
-    this.maxWaitingPerSession = options.maxPublishesWaiting?.perSession ?? 100;
-    this.maxWaiting = options.maxPublishesWaiting?.total ?? 10_000;
+    this.publishGate = new PublishGate(options.publishLimits);
     this.queue = {
       maxMessages: options.queue?.maxMessages ?? 10_000,
       maxUnits: options.queue?.maxUnits ?? 8 * 1024 * 1024,
@@ -233,6 +237,7 @@ export class Hub {
       for (const sub of session.subscriptions.values()) sub.state = 'gapped';
       session.detachedAt = null;
       session.lastSeen = now;
+      this.refusingPublishes.delete(session);
       resumed = true;
       this.counters.resumes++;
     } else {
@@ -413,15 +418,19 @@ export class Hub {
       this.fail(session, message.id, 'FORBIDDEN', `publish to ${message.channel} refused`);
       return;
     }
-    const mine = this.waitingBySession.get(session) ?? 0;
-    if (mine >= this.maxWaitingPerSession || this.waiting >= this.maxWaiting) {
-      this.counters.refusedBusy++;
-      const bound = mine >= this.maxWaitingPerSession ? `${mine} of this session` : `${this.waiting} in all`;
-      this.fail(session, message.id, 'UNAVAILABLE', `too many publishes waiting for the broker (${bound})`);
-      return;
-    }
-    this.waitingBySession.set(session, mine + 1);
-    this.waiting++;
+    // Dropped after a 4013 until the client is back: it sends them again, in order.
+    if (this.refusingPublishes.has(session)) return;
+    const queued = this.publishGate.submit(session, message.data.length, () =>
+      this.publishNow(session, message),
+    );
+    if (!queued) this.tooManyWaiting(session);
+  }
+
+  /** A client publish whose turn came (publishGate): to the broker, then the ack or UNAVAILABLE. */
+  private async publishNow(
+    session: Session,
+    message: Extract<ClientMessage, { type: 'publish' }>,
+  ): Promise<void> {
     let publication: Publication;
     try {
       publication = await this.publishTimed(message.channel, message.data, {
@@ -431,9 +440,6 @@ export class Hub {
     } catch (error) {
       this.fail(session, message.id, 'UNAVAILABLE', `the broker failed: ${(error as Error).message}`);
       return;
-    } finally {
-      this.waiting--;
-      this.waitingBySession.set(session, (this.waitingBySession.get(session) ?? 1) - 1);
     }
     this.counters.publications++;
     this.reply(session, {
@@ -460,8 +466,9 @@ export class Hub {
       gaps: this.counters.gaps,
       dropped: this.counters.dropped,
       slowDisconnects: this.counters.slow,
-      publishesWaiting: this.waiting,
-      publishesRefusedBusy: this.counters.refusedBusy,
+      publishesInFlight: this.publishGate.inFlight,
+      publishesQueued: this.publishGate.queued,
+      publishesWaitingDisconnects: this.counters.waitingDisconnects,
     };
   }
 
@@ -734,6 +741,20 @@ export class Hub {
     }
   }
 
+  /** Too many publishes wait for the broker: the client comes back on a new transport and resends. */
+  private tooManyWaiting(session: Session): void {
+    this.counters.waitingDisconnects++;
+    this.refusingPublishes.add(session);
+    // What it had queued goes too: its client sends it again, after what it sent before.
+    this.publishGate.drop(session);
+    const transport = session.transport;
+    if (transport === null) return;
+    const reason = 'too many publishes waiting for the broker: reconnect and send them again';
+    this.reply(session, { type: 'disconnect', code: HubCloseCode.PublishesWaiting, reason, reconnect: true });
+    this.detach(session, transport);
+    transport.close(HubCloseCode.PublishesWaiting, reason);
+  }
+
   private presenceChanged(channel: string, change: 'join' | 'leave', member: PresenceMember): void {
     const sessions = this.local.get(channel);
     if (sessions === undefined) return;
@@ -770,6 +791,7 @@ export class Hub {
   private end(session: Session, leavePresence = true): void {
     for (const sub of [...session.subscriptions.values()]) this.dropSubscription(session, sub, leavePresence);
     this.sessions.delete(session.id);
+    this.publishGate.drop(session);
     for (const handler of this.endedHandlers) handler(session, !leavePresence);
   }
 

@@ -110,6 +110,11 @@ export const HubCloseCode = {
   SlowConsumer: 4008,
   /** No message or pong from the peer within the liveness bound. */
   Unresponsive: 4009,
+  /**
+   * Too many of the session's publishes wait for the broker (a slow Redis): the client reconnects and
+   * sends its unacknowledged publishes again, in order.
+   */
+  PublishesWaiting: 4013,
 } as const;
 
 export class HubProtocolError extends Error {
