@@ -20,6 +20,8 @@ const HELP = `Usage: conduit serve [options]
   --redis-cluster NODES   the same on a Redis Cluster: seed nodes host:port,host:port,... (sharded pub/sub)
   --redis-sentinels NODES the same through Redis Sentinel: sentinels host:port,...; with
   --redis-sentinel-name N the name of the monitored master (default mymaster)
+  --redis-replicas N with --redis or --redis-sentinels: acknowledge a publish once N replicas have it
+                    (Redis WAIT): a failover cannot lose an acknowledged message
   --redis-prefix P  prefix of every Redis key and pub/sub channel (default conduit:)
   --log-level L     structured logs (JSON lines, pino) on stderr: debug, info (default), warn, error, silent
 
@@ -37,22 +39,32 @@ function redisOptions(values: {
   'redis-sentinels'?: string;
   'redis-sentinel-name'?: string;
   'redis-prefix'?: string;
+  'redis-replicas'?: string;
 }): RedisBrokerOptions | undefined {
   const given = (['redis', 'redis-cluster', 'redis-sentinels'] as const).filter(
     (k) => values[k] !== undefined,
   );
   if (given.length > 1) throw new Error(`--${given.join(' and --')} exclude each other: choose one`);
-  const prefix = values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] };
-  if (values.redis !== undefined) return { redis: values.redis, ...prefix };
+  const replicas = values['redis-replicas'];
+  const extra = {
+    ...(values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] }),
+    ...(replicas === undefined ? {} : { replicas: { count: parseInteger(replicas, '--redis-replicas') } }),
+  };
+  if (replicas !== undefined && values['redis-cluster'] !== undefined) {
+    throw new Error('--redis-replicas goes with --redis or --redis-sentinels, not --redis-cluster');
+  }
+  if (values.redis !== undefined) return { redis: values.redis, ...extra };
   if (values['redis-cluster'] !== undefined) {
-    return { cluster: { nodes: hostPorts(values['redis-cluster'], '--redis-cluster') }, ...prefix };
+    return { cluster: { nodes: hostPorts(values['redis-cluster'], '--redis-cluster') }, ...extra };
   }
   if (values['redis-sentinels'] !== undefined) {
     const sentinels = hostPorts(values['redis-sentinels'], '--redis-sentinels');
-    return { redis: { sentinels, name: values['redis-sentinel-name'] ?? 'mymaster' }, ...prefix };
+    return { redis: { sentinels, name: values['redis-sentinel-name'] ?? 'mymaster' }, ...extra };
   }
-  if (values['redis-prefix'] !== undefined)
-    throw new Error('--redis-prefix goes with --redis, --redis-cluster or --redis-sentinels');
+  if (values['redis-prefix'] !== undefined || replicas !== undefined)
+    throw new Error(
+      '--redis-prefix and --redis-replicas go with --redis, --redis-cluster or --redis-sentinels',
+    );
   return undefined;
 }
 
@@ -87,6 +99,7 @@ export async function runServe(argv: string[]): Promise<number> {
       'redis-sentinels': { type: 'string' },
       'redis-sentinel-name': { type: 'string', default: 'mymaster' },
       'redis-prefix': { type: 'string' },
+      'redis-replicas': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },

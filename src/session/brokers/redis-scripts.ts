@@ -13,7 +13,8 @@
 /**
  * Publish. KEYS: meta, stream, idempotency key (the meta key again when there is none).
  * ARGV: data, from (JSON or ""), maxCount, maxAgeMs (0: no age limit), idempotency ttl ms,
- * new epoch, pub/sub channel, "1" if there is an idempotency key, channel keys ttl ms.
+ * new epoch, pub/sub channel, "1" if there is an idempotency key, channel keys ttl ms, "1" to leave the
+ * PUBLISH to the caller (it waits for replicas first).
  * Returns {0, "epoch offset time"} for a duplicate, {1, epoch, offset, time} for a new publication.
  */
 export const PUBLISH_SCRIPT = `
@@ -38,7 +39,9 @@ if tonumber(ARGV[4]) > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[9])
-redis.call('PUBLISH', ARGV[7], 'm' .. cjson.encode({e = epoch, o = offset, t = ms, d = ARGV[1], f = ARGV[2]}))
+if ARGV[10] ~= '1' then
+  redis.call('PUBLISH', ARGV[7], 'm' .. cjson.encode({e = epoch, o = offset, t = ms, d = ARGV[1], f = ARGV[2]}))
+end
 if ARGV[8] == '1' then
   redis.call('SET', KEYS[3], epoch .. ' ' .. offset .. ' ' .. ms, 'PX', ARGV[5])
 end

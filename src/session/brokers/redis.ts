@@ -33,6 +33,15 @@ export interface RedisBrokerOptions {
    * each to the shard holding its channel's keys.
    */
   cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  /**
+   * Acknowledge a publish only once this many replicas have it (Redis WAIT, within `timeoutMs`,
+   * default 200), and send it to subscribers only then: a failover (Sentinel) cannot lose an
+   * acknowledged publication. A publish the replicas did not confirm in time fails (UNAVAILABLE: the
+   * client sends it again, the idempotency key keeps it once). Standalone or Sentinel only (on a
+   * Cluster, WAIT cannot be aimed at the shard that took the write). Default: none (Redis replicates
+   * asynchronously; a failover may lose the last acknowledged publications).
+   */
+  replicas?: { count: number; timeoutMs?: number };
   /** Prefix of every key and pub/sub channel (keys of other applications are never touched). Default 'conduit:'. */
   prefix?: string;
   /** History per channel: maxCount (default 1000) and maxAgeMs (default 10 minutes). maxBytes is not applied in Redis. */
@@ -83,6 +92,11 @@ export class RedisBroker implements Broker {
   private readonly sharded: boolean;
   /** Makes another connection for classic pub/sub (no command timeout): the mesh's inbox. */
   readonly pubSubConnection: () => Redis | Cluster;
+  /**
+   * With `replicas`: the connection publishes go on (WAIT waits for this connection's writes, and
+   * blocks it meanwhile: the other commands stay on `redis`), and the replicas to wait for.
+   */
+  private readonly durable: { connection: Redis & ScriptCommands; count: number; timeoutMs: number } | null;
   /** Prefix of every key and pub/sub channel. */
   readonly prefix: string;
   private readonly maxCount: number;
@@ -110,6 +124,9 @@ export class RedisBroker implements Broker {
     this.newEpoch = options.newEpoch ?? (() => randomBytes(6).readUIntBE(0, 6).toString(36).slice(0, 8));
     const commandTimeout = options.commandTimeoutMs ?? 2000;
     const cluster = options.cluster;
+    if (options.replicas !== undefined && cluster !== undefined) {
+      throw new Error('RedisBroker: `replicas` (WAIT) is for standalone Redis or Sentinel, not a Cluster');
+    }
     this.sharded = cluster !== undefined;
     if (cluster !== undefined) {
       const base = cluster.options ?? {};
@@ -148,6 +165,18 @@ export class RedisBroker implements Broker {
     }
     this.subscriber.on('error', () => undefined);
     const script = (lua: string) => (this.sharded ? shardedPublish(lua) : lua);
+    if (options.replicas !== undefined) {
+      const connection = (this.redis as Redis).duplicate() as Redis & ScriptCommands;
+      connection.on('error', () => undefined);
+      connection.defineCommand('conduitPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+      this.durable = {
+        connection,
+        count: options.replicas.count,
+        timeoutMs: options.replicas.timeoutMs ?? 200,
+      };
+    } else {
+      this.durable = null;
+    }
     this.redis.defineCommand('conduitPublish', { numberOfKeys: 3, lua: script(PUBLISH_SCRIPT) });
     this.redis.defineCommand('conduitRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     this.redis.defineCommand('conduitJoin', { numberOfKeys: 2, lua: script(JOIN_SCRIPT) });
@@ -187,7 +216,7 @@ export class RedisBroker implements Broker {
   /** Resolves once both connections are ready (rejects if Redis cannot be reached or refuses us). */
   async ready(): Promise<void> {
     try {
-      await Promise.all([this.redis.ping(), this.subscriber.ping()]);
+      await Promise.all([this.redis.ping(), this.subscriber.ping(), this.durable?.connection.ping()]);
     } catch (error) {
       // "max retries per request" says less than the connection's own error (ECONNREFUSED, WRONGPASS).
       throw this.lastError ?? error;
@@ -201,7 +230,8 @@ export class RedisBroker implements Broker {
       options.from === null ? '' : JSON.stringify({ s: options.from.session, u: options.from.user });
     const meta = this.key(channel, 'm');
     const key = options.idempotencyKey;
-    const answer = await this.redis.conduitPublish(
+    const durable = this.durable;
+    const answer = await (durable?.connection ?? this.redis).conduitPublish(
       meta,
       this.key(channel, 's'),
       key === undefined ? meta : this.key(channel, `k:${key}`),
@@ -214,19 +244,45 @@ export class RedisBroker implements Broker {
       this.pubChannel(channel),
       key === undefined ? '0' : '1',
       Math.max(this.channelTtlMs, this.maxAgeMs),
+      durable === null ? '0' : '1',
     );
+    let publication: Publication;
     if (answer[0] === 0) {
       const [epoch, offset, time] = answer[1].split(' ');
-      return { channel, epoch: epoch!, offset: Number(offset), time: Number(time), data, from: options.from };
+      publication = {
+        channel,
+        epoch: epoch!,
+        offset: Number(offset),
+        time: Number(time),
+        data,
+        from: options.from,
+      };
+    } else {
+      const [, epoch, offset, time] = answer;
+      publication = { channel, epoch, offset: Number(offset), time: Number(time), data, from: options.from };
     }
-    return {
-      channel,
-      epoch: answer[1],
-      offset: Number(answer[2]),
-      time: Number(answer[3]),
-      data,
-      from: options.from,
-    };
+    if (durable !== null) await this.publishReplicated(durable, publication, from);
+    return publication;
+  }
+
+  /**
+   * `replicas` mode: once enough replicas have the entry, send it to subscribers (a duplicate too: its
+   * first try may have failed here, and a subscriber ignores an offset it has).
+   */
+  private async publishReplicated(
+    durable: NonNullable<RedisBroker['durable']>,
+    publication: Publication,
+    from: string,
+  ): Promise<void> {
+    const confirmed = await durable.connection.wait(durable.count, durable.timeoutMs);
+    if (confirmed < durable.count) {
+      throw new Error(
+        `${confirmed} of ${durable.count} replicas confirmed the publish within ${durable.timeoutMs} ms`,
+      );
+    }
+    const { epoch, offset, time, data } = publication;
+    const message = `m${JSON.stringify({ e: epoch, o: offset, t: time, d: data, f: from })}`;
+    await durable.connection.publish(this.pubChannel(publication.channel), message);
   }
 
   async recover(channel: string, since: StreamPosition | null): Promise<Recovery> {
@@ -364,6 +420,7 @@ export class RedisBroker implements Broker {
   /** Drop both connections at once (no goodbye to Redis, no leave for this node's members). */
   disconnect(): void {
     clearInterval(this.timer);
+    this.durable?.connection.disconnect();
     this.subscriber.disconnect();
     this.redis.disconnect();
   }
@@ -376,6 +433,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.local.clear();
+    this.durable?.connection.disconnect();
     this.subscriber.disconnect();
     // A polite QUIT, but not waiting on a Redis that is gone (ioredis would queue it until it is back).
     const quit = this.redis.quit().then(
