@@ -215,7 +215,21 @@ function scenario(shape: HubFanoutShape): ScaleScenario {
       const measurements: FanoutMeasurement[] = [];
       const infos = new Map<string, string>();
       let failures = 0;
-      const redisUrl = nodes > 1 ? await redisFor(name) : null;
+      let redisUrl: string | null = null;
+      if (nodes > 1) {
+        try {
+          redisUrl = await redisFor(name);
+        } catch (error) {
+          // The other scenarios' figures still get reported.
+          console.log(`[${name}] FAILED: ${errorText(error)}`);
+          return {
+            report: `### ${title}\n\nNot measured: ${errorText(error)}\n`,
+            failures: 1,
+            measurements,
+            infos,
+          };
+        }
+      }
       for (let run = 0; run < options.runs; run++) {
         const order = VARIANTS.map((_, i) => VARIANTS[(i + run) % VARIANTS.length]!);
         for (const variant of order) {
