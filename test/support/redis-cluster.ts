@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { clusterNodePorts } from './ports.js';
+import { askRedis } from './redis-server.js';
 
 export interface TestRedisCluster {
   readonly nodes: { host: string; port: number }[];
@@ -78,22 +78,9 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
   return { nodes, stop };
 }
 
-async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T | null> {
-  const redis = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await ask(redis);
-  } catch {
-    return null;
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function answering(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if ((await probe(port, (r) => r.ping())) === 'PONG') return;
+    if ((await askRedis(port, (r) => r.ping())) === 'PONG') return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`redis-server on port ${port} did not start`);
@@ -101,7 +88,7 @@ async function answering(port: number): Promise<void> {
 
 async function clusterOk(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const info = await probe(port, (r) => r.cluster('INFO') as Promise<string>);
+    const info = await askRedis(port, (r) => r.cluster('INFO') as Promise<string>);
     if (info?.includes('cluster_state:ok') === true) return;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -32,25 +32,8 @@ export async function startTestRedis(
   if (options.password !== undefined) args.push('--requirepass', options.password);
   if (options.args !== undefined) args.push(...options.args);
   let child: ChildProcess | null = null;
-  const answers = async (): Promise<boolean> => {
-    const probe = new Redis({
-      port,
-      password: options.password,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    probe.on('error', () => undefined);
-    const ok = await probe
-      .connect()
-      .then(() => probe.ping())
-      .then(
-        () => true,
-        () => false,
-      );
-    probe.disconnect();
-    return ok;
-  };
+  const answers = async (): Promise<boolean> =>
+    (await askRedis(port, (probe) => probe.ping(), options.password)) === 'PONG';
   const redis: TestRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -67,4 +50,28 @@ export async function startTestRedis(
   };
   await redis.start();
   return redis;
+}
+
+/** One question to the Redis on `port` over a connection of its own, without retries: null if it cannot answer. */
+export async function askRedis<T>(
+  port: number,
+  ask: (redis: Redis) => Promise<T>,
+  password?: string,
+): Promise<T | null> {
+  const redis = new Redis({
+    port,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await ask(redis);
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
 }
