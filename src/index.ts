@@ -27,7 +27,10 @@ export { HubAccess, type HubAccessOptions } from './server/hub-access.js';
 export type { HubHttpOptions } from './server/hub-http.js';
 export { type RunningServer, type ServeOptions, startServer } from './server/serve.js';
 export { SseChannels, type SseChannelsOptions } from './server/sse-channels.js';
+export { MemoryBroker } from './session/brokers/memory.js';
+export { RedisBroker, type RedisBrokerOptions } from './session/brokers/redis.js';
 export { Hub, type HubIdentity, type HubOptions, type HubStats } from './session/hub.js';
+export type { PublishGateLimits } from './session/publish-gate.js';
 export { SseStream, type SseStreamOptions } from './transports/sse/stream.js';
 export { type ClientOptions, connect } from './transports/ws/client.js';
 export {
