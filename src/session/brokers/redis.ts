@@ -62,6 +62,9 @@ export interface RedisBrokerOptions {
 
 type PresenceHandler = (channel: string, change: 'join' | 'leave', member: PresenceMember) => void;
 
+/** How long ready() waits for every connection to answer, ms. */
+const READY_TIMEOUT_MS = 10_000;
+
 /** How long close() waits for Redis to answer its QUIT, ms. */
 const CLOSE_WAIT_MS = 1000;
 
@@ -214,12 +217,26 @@ export class RedisBroker implements Broker {
   }
 
   /** Resolves once both connections are ready (rejects if Redis cannot be reached or refuses us). */
-  async ready(): Promise<void> {
+  async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    // A Cluster whose seeds never answer keeps its commands queued: the wait is bounded here.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      await Promise.all([this.redis.ping(), this.subscriber.ping(), this.durable?.connection.ping()]);
+      await Promise.race([
+        Promise.all([this.redis.ping(), this.subscriber.ping(), this.durable?.connection.ping()]),
+        late,
+      ]);
     } catch (error) {
       // "max retries per request" says less than the connection's own error (ECONNREFUSED, WRONGPASS).
-      throw this.lastError ?? error;
+      const cause = this.lastError ?? error;
+      if (cause !== error && error instanceof Error && error.message.startsWith('no answer from Redis')) {
+        throw new Error(`${error.message} (last error: ${(cause as Error).message})`);
+      }
+      throw cause;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
