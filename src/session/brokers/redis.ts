@@ -232,7 +232,10 @@ export class RedisBroker implements Broker {
       // "max retries per request" says less than the connection's own error (ECONNREFUSED, WRONGPASS).
       const cause = this.lastError ?? error;
       if (cause !== error && error instanceof Error && error.message.startsWith('no answer from Redis')) {
-        throw new Error(`${error.message} (last error: ${(cause as Error).message})`);
+        // A Cluster's "Failed to refresh slots cache" carries the node's own answer.
+        const node = (cause as { lastNodeError?: Error }).lastNodeError;
+        const detail = node === undefined ? '' : `: ${node.message}`;
+        throw new Error(`${error.message} (last error: ${(cause as Error).message}${detail})`);
       }
       throw cause;
     } finally {
