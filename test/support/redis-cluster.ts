@@ -14,6 +14,11 @@ import { askRedis } from './redis-server.js';
 
 export interface TestRedisCluster {
   readonly nodes: { host: string; port: number }[];
+  /** SIGKILL every node (their cluster configuration files stay: `start` brings the same Cluster back). */
+  kill(): Promise<void>;
+  /** Start every node again on its port, and wait for cluster_state:ok (the data is gone: no persistence). */
+  start(): Promise<void>;
+  /** Kill every node and remove their files. */
   stop(): Promise<void>;
 }
 
@@ -23,29 +28,31 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
   const base = await clusterNodePorts(masters);
   const dir = await mkdtemp(join(tmpdir(), 'conduit-redis-cluster-'));
   const nodes = Array.from({ length: masters }, (_, i) => ({ host: '127.0.0.1', port: base + i }));
-  const children: ChildProcess[] = nodes.map(({ port }) =>
-    spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        join(dir, `nodes-${port}.conf`),
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ],
-      { stdio: 'ignore' },
-    ),
-  );
-  const stop = async (): Promise<void> => {
+  const spawnAll = (): ChildProcess[] =>
+    nodes.map(({ port }) =>
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
+  let children = spawnAll();
+  const kill = async (): Promise<void> => {
     await Promise.all(
       children.map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -54,7 +61,15 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
         await exited;
       }),
     );
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
     await rm(dir, { recursive: true, force: true });
+  };
+  const start = async (): Promise<void> => {
+    children = spawnAll();
+    for (const { port } of nodes) await answering(port);
+    for (const { port } of nodes) await clusterOk(port);
   };
   try {
     for (const { port } of nodes) await answering(port);
@@ -75,7 +90,7 @@ export async function startTestRedisCluster(masters = 3): Promise<TestRedisClust
     await stop();
     throw error;
   }
-  return { nodes, stop };
+  return { nodes, kill, start, stop };
 }
 
 async function answering(port: number): Promise<void> {

@@ -140,7 +140,13 @@ export class RedisBroker implements Broker {
           ...extra,
           redisOptions: { ...nodeOptions, commandTimeout: timeout },
         });
-      this.redis = make({}, commandTimeout) as RedisCommands;
+      const commands = make({}, commandTimeout);
+      // Once up, a command while the Cluster is down fails at once (UNAVAILABLE, retried by the client)
+      // instead of waiting in ioredis' offline queue, which has no timeout and no bound.
+      commands.once('ready', () => {
+        commands.options.enableOfflineQueue = false;
+      });
+      this.redis = commands as RedisCommands;
       this.subscriber = make({ shardedSubscribers: true }, undefined);
       this.pubSubConnection = () => make({}, undefined);
     } else {

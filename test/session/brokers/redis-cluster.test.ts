@@ -81,6 +81,34 @@ describe('RedisBroker on a Redis Cluster', () => {
     );
   });
 
+  it('fails commands at once while the Cluster is down, and publishes and hears again once it is back', async () => {
+    const publisher = node();
+    const listener = node();
+    await Promise.all([publisher.ready(), listener.ready()]);
+    const heard: string[] = [];
+    listener.onPublication((p) => heard.push(p.data));
+    await listener.listen('outage');
+    await publisher.publish('outage', 'before', { from: null });
+    await eventually(() => heard.includes('before'), 'heard before the outage');
+    await cluster.kill();
+    for (const attempt of [
+      () => publisher.publish('outage', 'during', { from: null }),
+      () => publisher.recover('outage', null),
+    ]) {
+      const started = Date.now();
+      await assert.rejects(attempt());
+      assert.ok(Date.now() - started < 2500, `failed after ${Date.now() - started} ms`);
+    }
+    await cluster.start();
+    // The Cluster came back empty (no persistence): a new epoch, and the sharded subscriber again.
+    const end = Date.now() + 20_000;
+    for (let n = 1; !heard.includes(`after ${n - 1}`); n++) {
+      if (Date.now() > end) throw new Error(`timed out: heard after the outage (${heard.join(', ')})`);
+      await publisher.publish('outage', `after ${n}`, { from: null }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
   it('says it cannot start, in bounded time, when no seed node answers', async () => {
     // Default Cluster options: ioredis would retry the seeds for ever, the commands queued meanwhile.
     const unreachable = new RedisBroker({
