@@ -41,6 +41,8 @@ export class PublishGate<K> {
   private running = 0;
   private queuedBytes = 0;
   private queuedCount = 0;
+  /** Some key waits because all keys together were at `inFlight` (not only at its own bound). */
+  private globalBlocked = false;
 
   constructor(limits: PublishGateLimits = {}) {
     this.inFlightPerKey = limits.inFlightPerSession ?? 100;
@@ -77,6 +79,7 @@ export class PublishGate<K> {
       this.forgetIfIdle(key, state);
       return false;
     }
+    if (state.inFlight < this.inFlightPerKey) this.globalBlocked = true;
     state.queue.push({ run, bytes });
     this.queuedBytes += bytes;
     this.queuedCount++;
@@ -105,30 +108,51 @@ export class PublishGate<K> {
     const done = (): void => {
       state.inFlight--;
       this.running--;
+      // When the bound of all held keys back, they go in the order they waited (no key starves);
+      // otherwise only this key can have been held (at its own bound): its next, O(1).
+      if (this.globalBlocked) this.pump();
+      else this.startQueued(key, state);
       this.forgetIfIdle(key, state);
-      this.pump();
     };
     // `run` handles its own errors (it answers the client); a throw must not stall the gate.
     Promise.resolve().then(run).then(done, done);
   }
 
-  /** Start what the bounds allow now, session by session in the order they started waiting. */
+  /**
+   * Start what the bound of all allows now, one publish per key in turn (a key that started one goes
+   * to the back of the line): no key starves another.
+   */
   private pump(): void {
+    this.globalBlocked = false;
     for (const key of this.waiting) {
-      if (this.running >= this.inFlightMax) return;
+      if (this.running >= this.inFlightMax) {
+        this.globalBlocked = true;
+        return;
+      }
       const state = this.keys.get(key);
       if (state === undefined) {
         this.waiting.delete(key);
         continue;
       }
-      while (state.queue.length > 0 && this.canStart(state)) {
-        const next = state.queue.shift()!;
-        this.queuedBytes -= next.bytes;
-        this.queuedCount--;
-        this.start(key, state, next.run);
-      }
-      if (state.queue.length === 0) this.waiting.delete(key);
+      if (!this.canStart(state)) continue;
+      this.startNext(key, state);
+      this.waiting.delete(key);
+      if (state.queue.length > 0) this.waiting.add(key);
     }
+  }
+
+  /** Start `key`'s queued publishes while its bound and the bound of all allow. */
+  private startQueued(key: K, state: KeyState): void {
+    while (state.queue.length > 0 && this.canStart(state)) this.startNext(key, state);
+    if (state.queue.length === 0) this.waiting.delete(key);
+    else if (state.inFlight < this.inFlightPerKey) this.globalBlocked = true;
+  }
+
+  private startNext(key: K, state: KeyState): void {
+    const next = state.queue.shift()!;
+    this.queuedBytes -= next.bytes;
+    this.queuedCount--;
+    this.start(key, state, next.run);
   }
 
   private forgetIfIdle(key: K, state: KeyState): void {

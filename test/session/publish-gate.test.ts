@@ -57,6 +57,33 @@ describe('PublishGate', () => {
     for (const t of [b, c, d]) t.finish();
   });
 
+  it('under the bound of all, a key that keeps publishing does not starve one that waited', async () => {
+    const gate = new PublishGate<string>({ inFlight: 1, inFlightPerSession: 5 });
+    const started: string[] = [];
+    const tasks = new Map<string, ReturnType<typeof controlled>>();
+    const submit = (name: string) => {
+      const task = controlled(started, name);
+      tasks.set(name, task);
+      gate.submit(name[0]!, 1, task.run);
+    };
+    submit('a0');
+    submit('a1');
+    submit('b0');
+    submit('a2');
+    await turn();
+    assert.deepEqual(started, ['a0']);
+    tasks.get('a0')!.finish();
+    await turn();
+    await turn();
+    // 'a' waited first (a1), then 'b' gets its turn before a2.
+    assert.deepEqual(started, ['a0', 'a1']);
+    tasks.get('a1')!.finish();
+    await turn();
+    await turn();
+    assert.deepEqual(started, ['a0', 'a1', 'b0']);
+    for (const task of tasks.values()) task.finish();
+  });
+
   it('refuses past the queue bounds (per key, and bytes of all), keeping nothing of what it refused', async () => {
     const gate = new PublishGate<string>({ inFlightPerSession: 1, queuedPerSession: 2, queuedBytes: 10 });
     const started: string[] = [];
