@@ -7,6 +7,12 @@ import type { TransportContext, TransportEnd } from './transport.js';
 
 /** Lines held while a POST is in flight, at most (the client's own queues bound them before that). */
 const MAX_WAITING = 10_000;
+/**
+ * One POST carries at most this many lines and characters (the server takes 1 MiB by default, a line
+ * is at most 64 KiB): a long backlog goes in several POSTs, each answered when the server has room.
+ */
+const LINES_PER_POST = 100;
+const CHARS_PER_POST = 256 * 1024; // UTF-8: at most 3 bytes each, 768 KiB
 
 export class Poster {
   private waiting: string[] = [];
@@ -44,6 +50,18 @@ export class Poster {
       .catch(() => undefined);
   }
 
+  /** The next POST's lines, in order: as many as fit its bounds (at least one). */
+  private take(): string {
+    let count = 0;
+    let chars = 0;
+    while (count < this.waiting.length && count < LINES_PER_POST) {
+      chars += this.waiting[count]!.length + 1;
+      if (count > 0 && chars > CHARS_PER_POST) break;
+      count++;
+    }
+    return this.waiting.splice(0, count).join('\n');
+  }
+
   get signal(): AbortSignal {
     return this.controller.signal;
   }
@@ -51,8 +69,7 @@ export class Poster {
   private async post(): Promise<void> {
     this.inFlight = true;
     while (this.waiting.length > 0 && !this.stopped) {
-      const body = this.waiting.join('\n');
-      this.waiting = [];
+      const body = this.take();
       let status: number;
       try {
         const res = await this.context.fetch(

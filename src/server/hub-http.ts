@@ -33,6 +33,8 @@ export interface HubHttpOptions {
 export const HUB_HTTP_PATHS = ['/hub/sse', '/hub/poll', '/hub/send'] as const;
 
 const TRANSPORT_ID = /^[A-Za-z0-9_-]{16,64}$/;
+/** A POST of client messages waits at most this long for the session's publishes to settle, ms. */
+const POST_SETTLE_MS = 10_000;
 
 export class HubHttp {
   private readonly polling = new Map<string, { transport: PollingTransport; session: Session }>();
@@ -214,6 +216,8 @@ export class HubHttp {
     const session = this.hub.session(id);
     if (session !== undefined && session.user === identity.user) {
       for (const line of lines) this.hub.receive(session, line);
+      // Backpressure: while its publishes queue for a slow broker, the client's next POST waits.
+      await this.hub.publishesSettled(session, POST_SETTLE_MS);
       (res as ServerResponse).writeHead(204).end();
     } else if (this.mesh !== null && (await this.mesh.send(id, identity.user, lines))) {
       (res as ServerResponse).writeHead(204).end();

@@ -110,6 +110,12 @@ class WebSocketHubTransport implements HubTransport {
     if (this.ws.readyState === 1) this.ws.close(code, reason);
   }
 
+  // TCP flow control then holds the client back: its messages wait in the kernel and its own buffer.
+  pauseInput(paused: boolean): void {
+    if (paused) this.ws.pause();
+    else this.ws.resume();
+  }
+
   received(hub: Hub, data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       this.ws.close(HubCloseCode.ProtocolViolation, `${SUBPROTOCOL} messages are JSON text`);

@@ -65,6 +65,8 @@ export interface HubOptions {
   /**
    * Client publishes waiting for the broker (a slow or unreachable Redis): how many are with it at
    * once, per session and in all, and how many more may queue behind them, in order (publish-gate.ts).
+   * With a quarter of its queue's bound queued (at most 100), the session's client is held back: its
+   * transport stops reading (`pauseInput`) and its POSTs wait (`publishesSettled`) until half of that.
    * A publish that cannot even be queued closes the session's transport with 4013 and is dropped, like
    * every publish of that session until its client is back on a new transport: the client reconnects
    * (with backoff) and sends its unacknowledged publishes again in order. Defaults: 100 in flight per
@@ -185,6 +187,8 @@ export class Hub {
   private readonly publishGate: PublishGate<Session>;
   /** Sessions whose transport was closed with 4013: their publishes are dropped until they are back. */
   private readonly refusingPublishes = new WeakSet<Session>();
+  /** Sessions whose client is held back (reading paused, or its POST waiting) while its publishes queue. */
+  private readonly heldBack = new WeakMap<Session, (() => void)[]>();
   private readonly sent: SentTotals = { messages: 0, units: 0 };
   private readonly brokerLatency = new Histogram();
   private readonly endedHandlers: ((session: Session, released: boolean) => void)[] = [];
@@ -197,7 +201,9 @@ export class Hub {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;
     this.maxSessions = options.maxSessions ?? 100_000;
-    this.publishGate = new PublishGate(options.publishLimits);
+    this.publishGate = new PublishGate(options.publishLimits, (session, queued) =>
+      this.shrunk(session, queued),
+    );
     this.queue = {
       maxMessages: options.queue?.maxMessages ?? 10_000,
       maxUnits: options.queue?.maxUnits ?? 8 * 1024 * 1024,
@@ -238,6 +244,10 @@ export class Hub {
       session.detachedAt = null;
       session.lastSeen = now;
       this.refusingPublishes.delete(session);
+      // A new transport reads; if the queue is still long, the next publish holds it back again.
+      const waiters = this.heldBack.get(session);
+      this.heldBack.delete(session);
+      for (const resume of waiters ?? []) resume();
       resumed = true;
       this.counters.resumes++;
     } else {
@@ -424,6 +434,38 @@ export class Hub {
       this.publishNow(session, message),
     );
     if (!queued) this.tooManyWaiting(session);
+    else if (this.publishGate.queuedOf(session) >= this.publishGate.pauseAt && !this.heldBack.has(session)) {
+      // Backpressure: read nothing more from this client until its queue is down again.
+      this.heldBack.set(session, []);
+      session.transport?.pauseInput?.(true);
+    }
+  }
+
+  /**
+   * Resolves once the session's publishes queued for the broker are few again (at once if they are),
+   * or after `timeoutMs`: a POST of client messages answers then, so its client sends the next one
+   * no faster than the broker takes them.
+   */
+  publishesSettled(session: Session, timeoutMs: number): Promise<void> {
+    const waiters = this.heldBack.get(session);
+    if (waiters === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** A session's queue for the broker shrank: let its client go on once it is low enough. */
+  private shrunk(session: Session, queued: number): void {
+    if (queued > this.publishGate.resumeAt) return;
+    const waiters = this.heldBack.get(session);
+    if (waiters === undefined) return;
+    this.heldBack.delete(session);
+    session.transport?.pauseInput?.(false);
+    for (const resume of waiters) resume();
   }
 
   /** A client publish whose turn came (publishGate): to the broker, then the ack or UNAVAILABLE. */

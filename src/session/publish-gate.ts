@@ -44,11 +44,31 @@ export class PublishGate<K> {
   /** Some key waits because all keys together were at `inFlight` (not only at its own bound). */
   private globalBlocked = false;
 
-  constructor(limits: PublishGateLimits = {}) {
+  /** A key's queue length when it starts to wait for its senders (pause reading), and when it stops. */
+  readonly pauseAt: number;
+  readonly resumeAt: number;
+
+  /**
+   * `onShrunk` is told a key's queue length each time one of its publishes leaves the queue (or the
+   * queue is dropped): the hub resumes reading from a client it paused.
+   */
+  constructor(
+    limits: PublishGateLimits = {},
+    private readonly onShrunk: (key: K, queued: number) => void = () => undefined,
+  ) {
     this.inFlightPerKey = limits.inFlightPerSession ?? 100;
     this.inFlightMax = limits.inFlight ?? 10_000;
     this.queuedPerKey = limits.queuedPerSession ?? 1000;
     this.queuedBytesMax = limits.queuedBytes ?? 64 * 1024 * 1024;
+    // Well under the bound: what a client already sent (one read, up to 64 KiB of small messages)
+    // still fits after reading stops.
+    this.pauseAt = Math.max(1, Math.min(100, Math.floor(this.queuedPerKey / 4)));
+    this.resumeAt = Math.floor(this.pauseAt / 2);
+  }
+
+  /** Publishes `key` has queued now. */
+  queuedOf(key: K): number {
+    return this.keys.get(key)?.queue.length ?? 0;
   }
 
   /** Publishes with the broker now. */
@@ -96,6 +116,7 @@ export class PublishGate<K> {
     state.queue = [];
     this.waiting.delete(key);
     this.forgetIfIdle(key, state);
+    this.onShrunk(key, 0);
   }
 
   private canStart(state: KeyState): boolean {
@@ -153,6 +174,7 @@ export class PublishGate<K> {
     this.queuedBytes -= next.bytes;
     this.queuedCount--;
     this.start(key, state, next.run);
+    this.onShrunk(key, state.queue.length);
   }
 
   private forgetIfIdle(key: K, state: KeyState): void {

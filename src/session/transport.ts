@@ -33,4 +33,9 @@ export interface HubTransport {
   commit(): void;
   /** Close it; `code` is a WebSocket close code (1000, 1001 or a HubCloseCode). */
   close(code: number, reason: string): void;
+  /**
+   * Stop (true) or go on (false) reading the client's messages: the session's publishes wait for a
+   * slow broker. Transports whose client messages come in POSTs leave it out (the POST waits instead).
+   */
+  pauseInput?(paused: boolean): void;
 }
