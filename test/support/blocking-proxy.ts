@@ -10,6 +10,8 @@ export interface BlockingProxy {
   readonly url: string;
   /** Upgrade requests seen. */
   readonly upgrades: number;
+  /** When the first one came (Date.now()), or null. */
+  readonly firstUpgradeAt: number | null;
   close(): Promise<void>;
 }
 
@@ -17,6 +19,7 @@ export async function startBlockingProxy(target: string, mode: 'refuse' | 'hang'
   const to = new URL(target);
   const sockets = new Set<Socket>();
   let upgrades = 0;
+  let firstUpgradeAt: number | null = null;
   const server: Server = createServer((req, res) => {
     const upstream = request(
       { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
@@ -35,6 +38,7 @@ export async function startBlockingProxy(target: string, mode: 'refuse' | 'hang'
   });
   server.on('upgrade', (_req, socket: Socket) => {
     upgrades++;
+    firstUpgradeAt ??= Date.now();
     if (mode === 'refuse')
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     // 'hang': keep the socket open, answer nothing.
@@ -44,6 +48,9 @@ export async function startBlockingProxy(target: string, mode: 'refuse' | 'hang'
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get upgrades() {
       return upgrades;
+    },
+    get firstUpgradeAt() {
+      return firstUpgradeAt;
     },
     close: () =>
       new Promise<void>((resolve) => {
