@@ -35,7 +35,7 @@ export interface RedisBrokerOptions {
   cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
   /**
    * Acknowledge a publish only once this many replicas have it (Redis WAIT, within `timeoutMs`,
-   * default 200), and send it to subscribers only then: a failover (Sentinel) cannot lose an
+   * default 500), and send it to subscribers only then: a failover (Sentinel) cannot lose an
    * acknowledged publication. A publish the replicas did not confirm in time fails (UNAVAILABLE: the
    * client sends it again, the idempotency key keeps it once). Standalone or Sentinel only (on a
    * Cluster, WAIT cannot be aimed at the shard that took the write). Default: none (Redis replicates
@@ -181,7 +181,7 @@ export class RedisBroker implements Broker {
       this.durable = {
         connection,
         count: options.replicas.count,
-        timeoutMs: options.replicas.timeoutMs ?? 200,
+        timeoutMs: options.replicas.timeoutMs ?? 500,
       };
     } else {
       this.durable = null;
