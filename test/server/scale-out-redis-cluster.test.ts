@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Cluster } from 'ioredis';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { sseClient, wsClient } from '../support/hub-clients.js';
 import { startTestRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
@@ -61,8 +62,16 @@ describe('scale-out on a Redis Cluster', () => {
     await publisher.send({ type: 'publish', id: 1, channel: 'moving', data: 'one', cmid: 'm1' });
     await publisher.next('ack');
     assert.equal((await first.next('message')).data, 'one');
-    // Let A's registry entry land, then drop and publish while the client is away.
-    await new Promise((r) => setTimeout(r, 100));
+    // A's registry entry has landed (it is written right after `connected`); then drop and publish
+    // while the client is away.
+    const registry = new Cluster(cluster.nodes);
+    try {
+      for (let i = 0; i < 200 && (await registry.get(`conduit-test:session:${session}`)) === null; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      registry.disconnect();
+    }
     first.kill();
     await publisher.send({ type: 'publish', id: 2, channel: 'moving', data: 'two', cmid: 'm2' });
     await publisher.next('ack');
