@@ -303,18 +303,24 @@ async function connectRedis(
     await broker.ready();
   } catch (error) {
     broker.disconnect();
-    const where =
-      options.cluster !== undefined
-        ? `the Redis Cluster of ${options.cluster.nodes.map((n) => (typeof n === 'object' ? `${n.host}:${n.port}` : n)).join(', ')}`
-        : typeof options.redis === 'string'
-          ? redactUrl(options.redis)
-          : options.redis?.sentinels !== undefined
-            ? `the master '${options.redis.name}' of the sentinels ${options.redis.sentinels.map((n) => `${n.host}:${n.port}`).join(', ')}`
-            : 'the configured Redis';
-    throw new Error(`cannot use Redis at ${where}: ${(error as Error).message}`);
+    throw new Error(`cannot use Redis at ${describeRedis(options)}: ${(error as Error).message}`);
   }
   ready = true;
   return broker;
+}
+
+/** Which Redis the options name, for messages (no password). */
+function describeRedis(options: RedisBrokerOptions): string {
+  const hostPort = (n: { host?: string; port?: number } | string | number) =>
+    typeof n === 'object' ? `${n.host}:${n.port}` : String(n);
+  if (options.cluster !== undefined)
+    return `the Redis Cluster of ${options.cluster.nodes.map(hostPort).join(', ')}`;
+  if (typeof options.redis === 'string') return redactUrl(options.redis);
+  const sentinels = options.redis?.sentinels;
+  if (sentinels !== undefined && sentinels !== null) {
+    return `the master '${options.redis?.name}' of the sentinels ${sentinels.map(hostPort).join(', ')}`;
+  }
+  return 'the configured Redis';
 }
 
 /** A URL without its password, for messages. */
