@@ -16,9 +16,10 @@
  * node's handlers through pub/sub only, like any other node's.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Broker, PresenceMember, PublishOptions } from '../broker.js';
 import type { HistoryLimits, Publication, PublisherInfo, Recovery, StreamPosition } from '../history.js';
+import { openRedisConnections } from './redis-connections.js';
 import { JOIN_SCRIPT, LEAVE_SCRIPT, PUBLISH_SCRIPT, REAP_SCRIPT, RECOVER_SCRIPT } from './redis-scripts.js';
 
 export interface RedisBrokerOptions {
@@ -130,37 +131,11 @@ export class RedisBroker implements Broker {
     if (options.replicas !== undefined && cluster !== undefined) {
       throw new Error('RedisBroker: `replicas` (WAIT) is for standalone Redis or Sentinel, not a Cluster');
     }
-    this.sharded = cluster !== undefined;
-    if (cluster !== undefined) {
-      const base = cluster.options ?? {};
-      const nodeOptions = { maxRetriesPerRequest: 1, ...base.redisOptions };
-      const make = (extra: ClusterOptions, timeout: number | undefined) =>
-        new Cluster(cluster.nodes, {
-          ...base,
-          ...extra,
-          redisOptions: { ...nodeOptions, commandTimeout: timeout },
-        });
-      const commands = make({}, commandTimeout);
-      // Once up, a command while the Cluster is down fails at once (UNAVAILABLE, retried by the client)
-      // instead of waiting in ioredis' offline queue, which has no timeout and no bound.
-      commands.once('ready', () => {
-        commands.options.enableOfflineQueue = false;
-      });
-      this.redis = commands as RedisCommands;
-      this.subscriber = make({ shardedSubscribers: true }, undefined);
-      this.pubSubConnection = () => make({}, undefined);
-    } else {
-      const connection: RedisOptions = {
-        commandTimeout,
-        maxRetriesPerRequest: 1,
-        ...(typeof options.redis === 'object' ? options.redis : {}),
-      };
-      const url = typeof options.redis === 'string' ? options.redis : 'redis://127.0.0.1:6379';
-      const redis = typeof options.redis === 'object' ? new Redis(connection) : new Redis(url, connection);
-      this.redis = redis as RedisCommands;
-      this.pubSubConnection = () => redis.duplicate({ commandTimeout: undefined });
-      this.subscriber = this.pubSubConnection();
-    }
+    const connections = openRedisConnections(options.redis, cluster, commandTimeout);
+    this.redis = connections.commands as RedisCommands;
+    this.subscriber = connections.subscriber;
+    this.pubSubConnection = connections.pubSub;
+    this.sharded = connections.sharded;
     // Reported through failing commands (ioredis reconnects by itself); the last one explains ready().
     this.redis.on('error', (error: Error) => {
       this.lastError = error;
