@@ -306,48 +306,69 @@ export function ms(value: number): string {
 
 type Variant = { server: FanoutServerKind; transport: FanoutTransport };
 
+/**
+ * The columns every fan-out report shares, for the runs of one server and transport: the sustained
+ * figure (median, range), the latency and CPU of its best step, the latency at the light first step.
+ * A run where no step passed counts 0 events/s and no latency. `atGeneratorBound`: the load generator
+ * was near a full core there (the figure may be its limit).
+ */
+export function stepColumns(runs: readonly FanoutMeasurement[]): {
+  cells: string[];
+  atGeneratorBound: boolean;
+} {
+  const best = (pick: (step: Step) => number, none = Number.NaN) =>
+    runs.map((m) => (m.best === null ? none : pick(m.best)));
+  const values = best((step) => step.delivered, 0);
+  const loadCpu = median(best((step) => step.loadCpu));
+  const light = (pick: (step: Step) => number) => ms(median(runs.map((m) => pick(m.light))));
+  const cells = [
+    formatNumber(median(values)),
+    values.length > 0 ? `${formatNumber(Math.min(...values))} - ${formatNumber(Math.max(...values))}` : 'n/a',
+    ms(median(best((step) => step.p50Ms))),
+    ms(median(best((step) => step.p99Ms))),
+    `${light((step) => step.p50Ms)} / ${light((step) => step.p99Ms)}`,
+    formatPercent(median(best((step) => step.serverCpu))),
+    formatPercent(loadCpu) + (loadCpu >= GENERATOR_BOUND ? ' (!)' : ''),
+  ];
+  return { cells, atGeneratorBound: loadCpu >= GENERATOR_BOUND };
+}
+
+/** The headers of stepColumns' cells: `unit` delivered per second under the bound. */
+export function stepHeader(unit: string, sloMs: number, serverCpu = 'server CPU'): string[] {
+  return [
+    `${unit}/s at p99 <= ${sloMs} ms`,
+    'min - max',
+    'p50 ms',
+    'p99 ms',
+    `p50 / p99 ms at ${formatNumber(FIRST_RATE)}/s`,
+    serverCpu,
+    'load-gen CPU',
+  ];
+}
+
+export const GENERATOR_NOTE = '(!) the load generator was near one full core: that figure may be its limit.';
+
 function report(title: string, measurements: FanoutMeasurement[], sloMs: number): string {
   const of = (v: Variant) => measurements.filter((m) => m.server === v.server && m.transport === v.transport);
   /** A figure of the best step of each run of `v` (0 events/s, or NaN, for a run where none passed). */
   const best = (v: Variant, pick: (step: Step) => number, none = Number.NaN) =>
     of(v).map((m) => (m.best === null ? none : pick(m.best)));
   const sustained = (v: Variant) => median(best(v, (step) => step.delivered, 0));
+  let atGeneratorBound = false;
   const rows = VARIANTS.map((v) => {
-    const values = best(v, (step) => step.delivered, 0);
-    const loadCpu = median(best(v, (step) => step.loadCpu));
+    const shared = stepColumns(of(v));
+    atGeneratorBound ||= shared.atGeneratorBound;
     return [
       `${LABELS[v.server]}, ${TRANSPORT_LABELS[v.transport]}`,
-      formatNumber(median(values)),
-      values.length > 0
-        ? `${formatNumber(Math.min(...values))} - ${formatNumber(Math.max(...values))}`
-        : 'n/a',
-      ms(median(best(v, (step) => step.p50Ms))),
-      ms(median(best(v, (step) => step.p99Ms))),
-      `${ms(median(of(v).map((m) => m.light.p50Ms)))} / ${ms(median(of(v).map((m) => m.light.p99Ms)))}`,
-      formatPercent(median(best(v, (step) => step.serverCpu))),
-      formatPercent(loadCpu) + (loadCpu >= GENERATOR_BOUND ? ' (!)' : ''),
+      ...shared.cells,
       formatPercent(median(best(v, (step) => step.waiting))),
-      String(values.length),
+      String(of(v).length),
     ];
   });
   const lines = [
     `### ${title}`,
     '',
-    markdownTable(
-      [
-        'server, transport',
-        `events/s at p99 <= ${sloMs} ms`,
-        'min - max',
-        'p50 ms',
-        'p99 ms',
-        `p50 / p99 ms at ${formatNumber(FIRST_RATE)}/s`,
-        'server CPU',
-        'load-gen CPU',
-        'waiting on backlog',
-        'runs',
-      ],
-      rows,
-    ),
+    markdownTable(['server, transport', ...stepHeader('events', sloMs), 'waiting on backlog', 'runs'], rows),
     '',
     'Events/s: events received by all subscribers together per second (one event to N subscribers ' +
       `counts N), at the highest fixed publish rate whose p99 delivery latency stayed <= ${sloMs} ms ` +
@@ -357,9 +378,7 @@ function report(title: string, measurements: FanoutMeasurement[], sloMs: number)
       'subscriber, 16 MiB for all).',
     '',
   ];
-  if (rows.some((row) => row[6]!.endsWith('(!)'))) {
-    lines.push('(!) the load generator was near one full core: that figure may be its limit.', '');
-  }
+  if (atGeneratorBound) lines.push(GENERATOR_NOTE, '');
   for (const transport of ['sse-h1', 'sse-h2'] as const) {
     const ratio =
       sustained({ server: 'conduit', transport }) / sustained({ server: 'better-sse', transport });

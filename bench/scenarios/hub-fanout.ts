@@ -21,14 +21,15 @@ import { Redis } from 'ioredis';
 import { formatBytes, formatNumber, formatPercent, formatRatio, markdownTable, median } from '../stats.js';
 import {
   type FanoutMeasurement,
-  FIRST_RATE,
-  GENERATOR_BOUND,
+  GENERATOR_NOTE,
   LABELS,
   type MeasureExtras,
   measure,
   ms,
   type Step,
   sloFor,
+  stepColumns,
+  stepHeader,
   TRANSPORT_LABELS,
 } from './fanout.js';
 import type { FanoutServerKind, FanoutTransport } from './fanout-ipc.js';
@@ -86,27 +87,20 @@ function report(
   const sustained = (server: FanoutServerKind) => median(of(server).map((m) => m.best?.delivered ?? 0));
   const bestMedian = (server: FanoutServerKind, pick: (m: FanoutMeasurement) => number | undefined) =>
     median(of(server).map((m) => pick(m) ?? Number.NaN));
+  let atGeneratorBound = false;
   const rows = VARIANTS.map(({ server, transport }) => {
-    const values = of(server).map((m) => m.best?.delivered ?? 0);
-    const loadCpu = bestMedian(server, (m) => m.best?.loadCpu);
+    const shared = stepColumns(of(server));
+    atGeneratorBound ||= shared.atGeneratorBound;
     return [
       `${LABELS[server]}, ${TRANSPORT_LABELS[transport]}`,
-      formatNumber(median(values)),
-      values.length > 0
-        ? `${formatNumber(Math.min(...values))} - ${formatNumber(Math.max(...values))}`
-        : 'n/a',
-      ms(bestMedian(server, (m) => m.best?.p50Ms)),
-      ms(bestMedian(server, (m) => m.best?.p99Ms)),
-      `${ms(bestMedian(server, (m) => m.light.p50Ms))} / ${ms(bestMedian(server, (m) => m.light.p99Ms))}`,
-      formatPercent(bestMedian(server, (m) => m.best?.serverCpu)),
-      formatPercent(loadCpu) + (loadCpu >= GENERATOR_BOUND ? ' (!)' : ''),
+      ...shared.cells,
       ...(clustered
         ? []
         : [
             formatBytes(bestMedian(server, (m) => m.idle?.rssBytes)),
             formatBytes(bestMedian(server, (m) => m.idle?.heapBytes)),
           ]),
-      String(values.length),
+      String(of(server).length),
     ];
   });
   const throughput = sustained('conduit') / sustained('socket.io');
@@ -120,13 +114,7 @@ function report(
     markdownTable(
       [
         'server, transport',
-        `messages/s at p99 <= ${sloMs} ms`,
-        'min - max',
-        'p50 ms',
-        'p99 ms',
-        `p50 / p99 ms at ${formatNumber(FIRST_RATE)}/s`,
-        clustered ? `server CPU (${shape.nodes} nodes)` : 'server CPU',
-        'load-gen CPU',
+        ...stepHeader('messages', sloMs, clustered ? `server CPU (${shape.nodes} nodes)` : 'server CPU'),
         ...(clustered ? [] : ['idle RSS / subscriber', 'idle heap / subscriber']),
         'runs',
       ],
@@ -141,9 +129,7 @@ function report(
           'after gc, less the same before any connection, divided by the subscribers.'),
     '',
   ];
-  if (rows.some((row) => row[7]!.endsWith('(!)'))) {
-    lines.push('(!) the load generator was near one full core: that figure may be its limit.', '');
-  }
+  if (atGeneratorBound) lines.push(GENERATOR_NOTE, '');
   if (!Number.isFinite(throughput)) return lines.join('\n');
   const target = shape.throughputTarget;
   const versus =
