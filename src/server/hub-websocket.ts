@@ -107,6 +107,8 @@ class WebSocketHubTransport implements HubTransport {
   commit(): void {}
 
   close(code: number, reason: string): void {
+    // Reading again if publishes held it back: the peer's answer to the close must be read.
+    this.ws.resume();
     if (this.ws.readyState === 1) this.ws.close(code, reason);
   }
 

@@ -451,6 +451,7 @@ export class Hub {
     if (waiters === undefined) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
       waiters.push(() => {
         clearTimeout(timer);
         resolve();
