@@ -14,6 +14,7 @@ import { connectHub } from '../../src/client/node.js';
 import { startTestRedisCluster } from '../support/redis-cluster.js';
 import { startTestSentinel } from '../support/redis-sentinel.js';
 import { startTestRedis } from '../support/redis-server.js';
+import { untilValue } from '../support/until.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -53,21 +54,6 @@ async function stop(serving: Serving): Promise<void> {
   await exited;
 }
 
-async function until<T>(
-  get: () => Promise<T> | T,
-  ok: (value: T) => boolean,
-  what: string,
-  ms = 15_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (ok(value)) return value;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('conduit serve on Redis Sentinel and Redis Cluster', () => {
   it('--redis-sentinels --redis-replicas 1: acknowledged publishes are on a replica, and go on through a failover, offsets continuing', async () => {
     // A master with two replicas: after the failover the new master still has one to confirm writes.
@@ -82,7 +68,7 @@ describe('conduit serve on Redis Sentinel and Redis Cluster', () => {
     const clients: ConduitClient[] = [];
     try {
       for (const admin of admins) {
-        await until(
+        await untilValue(
           () => admin.info('replication'),
           (info) => info.includes('master_link_status:up'),
           'the replicas in sync',
@@ -108,14 +94,14 @@ describe('conduit serve on Redis Sentinel and Redis Cluster', () => {
       assert.ok(copies.includes(1), `on the replicas: ${copies.join(', ')}`);
       await master.kill();
       const ports = replicas.map((r) => r.port);
-      await until(
+      await untilValue(
         () => sentinel.masterPort(),
         (port) => port !== null && ports.includes(port),
         'the failover to a replica',
       );
       const after = await writer.publish('failover', 'after');
       assert.deepEqual([after.epoch, after.offset], [before.epoch, before.offset + 1]);
-      await until(
+      await untilValue(
         () => got.length,
         (n) => n === 2,
         'both messages delivered',
@@ -155,7 +141,7 @@ describe('conduit serve on Redis Sentinel and Redis Cluster', () => {
     const sub = reader.subscribe('cluster.news', (m) => got.push(m));
     await new Promise((resolve) => sub.on('subscribed', resolve));
     await writer.publish('cluster.news', 'from node a');
-    await until(
+    await untilValue(
       () => got.length,
       (n) => n === 1,
       'the message on node b',

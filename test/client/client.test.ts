@@ -7,6 +7,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.js';
 import type { PublishOptions } from '../../src/session/broker.js';
 import { MemoryBroker } from '../../src/session/brokers/memory.js';
 import type { Publication, Recovery, StreamPosition } from '../../src/session/history.js';
+import { until } from '../support/until.js';
 
 let server: RunningServer;
 before(async () => {
@@ -23,14 +24,6 @@ function once<T>(client: ConduitClient, event: 'transport' | 'connected'): Promi
       resolve(value as T);
     });
   });
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('the hub client (Node, Conduit WebSocket and EventSource)', () => {

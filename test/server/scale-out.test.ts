@@ -17,6 +17,7 @@ import { startServer } from '../../src/server/serve.js';
 import { wsClient } from '../support/hub-clients.js';
 import { startTestRedis } from '../support/redis-server.js';
 import { type Balancer, startRoundRobin } from '../support/round-robin-balancer.js';
+import { until } from '../support/until.js';
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `conduit-test-nodes:${process.pid}:${Date.now()}:`;
@@ -45,14 +46,6 @@ after(async () => {
 function subscribed(client: ConduitClient, channel: string, got: HubMessage[]): Promise<unknown> {
   const sub = client.subscribe(channel, (m) => got.push(m));
   return new Promise((resolve) => sub.on('subscribed', resolve));
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('scale-out: three nodes on one Redis', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Broker, PresenceMember } from '../../../src/session/broker.js';
 import type { Publication } from '../../../src/session/history.js';
+import { until } from '../../support/until.js';
 
 export interface ContractSetup {
   /** A broker on the shared backend; history kept: 5 publications. */
@@ -14,13 +15,7 @@ export interface ContractSetup {
 }
 
 /** Wait until `check` holds (events cross a network for Redis). */
-export async function eventually(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export const eventually = until;
 
 let unique = 0;
 const channelName = (name: string) => `${name}.${process.pid}.${++unique}`;
