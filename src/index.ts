@@ -16,6 +16,7 @@ export { connectHub } from './client/node.js';
 export type {
   DeflateMode,
   PerMessageDeflateOptions,
+  ShortMessages,
 } from './pipeline/permessage-deflate.js';
 export { setZlibConcurrency } from './pipeline/zlib-limiter.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';

@@ -8,6 +8,7 @@
  */
 import { constants, createInflateRaw, type InflateRaw, inflateRawSync } from 'node:zlib';
 import { ProtocolError } from '../protocol/errors.js';
+import { unstoreMessage } from './stored-block.js';
 import { zlibLimiter } from './zlib-limiter.js';
 
 /** Section 7.2.2: append 00 00 ff ff to the payload before inflating it. */
@@ -75,6 +76,13 @@ export class MessageInflater {
    */
   inflateSync(data: Buffer): Buffer {
     if (data.length === 0) return Buffer.alloc(0); // as in startJob
+    // Stored blocks only (what a sender that skips zlib for short messages sends, stored-block.ts):
+    // read without zlib. Safe here: this peer resets its context, so no window must see the bytes.
+    const stored = unstoreMessage(data);
+    if (stored !== null) {
+      if (stored.length > this.options.maxPayload) throw this.tooBig();
+      return stored;
+    }
     const input = withTail(data);
     try {
       return inflateRawSync(input, {

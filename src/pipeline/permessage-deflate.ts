@@ -19,11 +19,38 @@ import { MessageInflater } from './inflater.js';
  */
 export type DeflateMode = 'shared' | 'dedicated';
 
+/** How messages under the threshold are sent: see `PerMessageDeflateOptions.shortMessages`. */
+export type ShortMessages = 'stored' | 'plain';
+
 export interface PerMessageDeflateOptions {
   /** Default 'shared' for servers, 'dedicated' for clients. */
   mode?: DeflateMode;
-  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
+  /**
+   * Messages shorter than this many bytes are not run through zlib; `shortMessages` says how they go.
+   * Default: 1024 when our side resets its context after every message (shared mode, or a peer that
+   * asked for our no_context_takeover), 0 with context takeover (every message compressed, as ws
+   * does: a short message compresses well against the ones before it, and a stored block is not
+   * possible there, see `shortMessages`).
+   */
   threshold?: number;
+  /**
+   * How messages under `threshold` go out, when our side resets its context after every message:
+   * - `'stored'` (default): flagged compressed (RSV1) and carried as they are in a DEFLATE block with
+   *   no compression (RFC 7692 section 7.2.3.3). Costs us a copy and 6 bytes on the wire per message
+   *   (no zlib state: ~1 us where zlib takes ~25 us for a 20-byte message), and the peer runs its
+   *   inflater on each (Conduit reads a stored block without zlib). Clients that assume every message
+   *   is compressed once permessage-deflate is agreed work: libwebsockets up to at least 4.3 (its
+   *   client loops forever on an uncompressed message, its issue #2794), older Java-WebSocket.
+   * - `'plain'`: sent uncompressed with RSV1 clear, which RFC 7692 section 6 allows: the cheapest for
+   *   both sides (a ws or browser peer skips its inflater), what ws does without context takeover, but
+   *   those clients hang on the first one. Choose it when you know your peers.
+   * With context takeover on our side, messages under an explicit `threshold` are always plain: a
+   * stored block would put bytes in the peer's window that our deflater never saw, and its later
+   * back-references would point at the wrong bytes. Fragments (`fin: false`) and messages sent with
+   * `compress: false` are plain in every case.
+   * BENCHMARKS.md ("Short messages under permessage-deflate") has the measured cost of each choice.
+   */
+  shortMessages?: ShortMessages;
   /** zlib level, 0-9. Default 6 (zlib's default). */
   level?: number;
   /** zlib memLevel, 1-9. Default 8. */
@@ -52,6 +79,13 @@ function checkWindow(name: string, bits: number | undefined): void {
 export function checkDeflateOptions(options: PerMessageDeflateOptions): void {
   if (options.mode !== undefined && options.mode !== 'shared' && options.mode !== 'dedicated') {
     throw new TypeError("perMessageDeflate.mode must be 'shared' or 'dedicated'");
+  }
+  if (
+    options.shortMessages !== undefined &&
+    options.shortMessages !== 'stored' &&
+    options.shortMessages !== 'plain'
+  ) {
+    throw new TypeError("perMessageDeflate.shortMessages must be 'stored' or 'plain'");
   }
   checkWindow('serverMaxWindowBits', options.serverMaxWindowBits);
   checkWindow('clientMaxWindowBits', options.clientMaxWindowBits);
@@ -88,7 +122,10 @@ export function clientDeflateConfig(options: PerMessageDeflateOptions): DeflateC
 
 /** The compression state of one connection. */
 export class DeflateCodec {
+  /** Messages this long or longer are compressed (the option, or its default for the agreement). */
   readonly threshold: number;
+  /** Shorter messages go as stored blocks (RSV1 set, no zlib) rather than plain. */
+  readonly storesShortMessages: boolean;
   private deflaterInstance: MessageDeflater | null = null;
   private inflaterInstance: MessageInflater | null = null;
   private closed = false;
@@ -99,7 +136,10 @@ export class DeflateCodec {
     private readonly options: PerMessageDeflateOptions,
     private readonly maxPayload: number,
   ) {
-    this.threshold = options.threshold ?? DEFAULT_THRESHOLD;
+    const ourNoContextTakeover =
+      role === 'server' ? agreement.serverNoContextTakeover : agreement.clientNoContextTakeover;
+    this.threshold = options.threshold ?? (ourNoContextTakeover ? DEFAULT_THRESHOLD : 0);
+    this.storesShortMessages = ourNoContextTakeover && (options.shortMessages ?? 'stored') === 'stored';
   }
 
   /** The deflater for what we send, created on first use. */

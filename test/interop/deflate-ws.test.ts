@@ -7,8 +7,9 @@
  * than a 9-bit window reaches, so a side compressing with a window or a context it did not agree on
  * produces data the other cannot inflate.
  *
- * ws compresses everything it sends (threshold 0); Conduit keeps its default threshold (1024 bytes),
- * so the wire shows Conduit's threshold too.
+ * ws compresses everything it sends (threshold 0); Conduit keeps its defaults, so the wire shows
+ * them: every message flagged compressed, those under 1024 bytes in stored blocks when Conduit's side
+ * resets its context (PerMessageDeflateOptions.shortMessages), deflated otherwise.
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
@@ -97,9 +98,36 @@ function wsSend(ws: WebSocket, m: TestMessage): void {
   ws.send(m.data, { binary: typeof m.data !== 'string' });
 }
 
-/** What the RSV1 bits of a message sequence should be, given a sender's threshold. */
-function expectedRsv1(messages: readonly TestMessage[], threshold: number): boolean[] {
-  return messages.map((m) => m.size >= threshold);
+/** Whether Conduit sends this message in stored blocks with its defaults. */
+function storedByConduit(m: TestMessage, ownNoContextTakeover: boolean): boolean {
+  return ownNoContextTakeover && m.size < THRESHOLD;
+}
+
+/**
+ * [RSV1, payload length or 'deflated'] of each message Conduit sends with its defaults: RSV1 on every
+ * one; under the 1024-byte threshold, when its own side resets its context, a stored block (the size
+ * plus 6 bytes, 1 byte for an empty message); otherwise deflated (threshold 0 with context takeover).
+ */
+function expectedConduitFrames(
+  messages: readonly TestMessage[],
+  ownNoContextTakeover: boolean,
+): [boolean, number | 'deflated'][] {
+  return messages.map((m) => [
+    true,
+    storedByConduit(m, ownNoContextTakeover) ? (m.size === 0 ? 1 : m.size + 6) : 'deflated',
+  ]);
+}
+
+/** The same read off the wire, for comparison with expectedConduitFrames. */
+function conduitFrames(
+  frames: readonly { rsv1: boolean; length: number }[],
+  messages: readonly TestMessage[],
+  ownNoContextTakeover: boolean,
+): [boolean, number | 'deflated'][] {
+  return frames.map((f, i) => [
+    f.rsv1,
+    storedByConduit(messages[i]!, ownNoContextTakeover) ? f.length : 'deflated',
+  ]);
 }
 
 /** Compressed text over the threshold really came out smaller (not only flagged). */
@@ -240,10 +268,11 @@ describe('permessage-deflate: a ws client and a Conduit server', { timeout: 120_
             MESSAGES.map((m) => [typeof m.data === 'string' ? TEXT : BINARY, true, true]),
             'ws compressed every message (RSV1 set)',
           );
+          const serverNct = c.response[mode].includes('server_no_context_takeover');
           assert.deepEqual(
-            down.map((f) => f.rsv1),
-            expectedRsv1(MESSAGES, THRESHOLD),
-            'Conduit set RSV1 on exactly the messages of at least 1024 bytes',
+            conduitFrames(down, MESSAGES, serverNct),
+            expectedConduitFrames(MESSAGES, serverNct),
+            'Conduit set RSV1 on every message, short ones in stored blocks when it resets its context',
           );
           assert.equal([...wire.toServer, ...wire.toClient].filter((f) => f.rsv2 || f.rsv3).length, 0);
           assert.deepEqual(
@@ -544,14 +573,14 @@ describe('permessage-deflate: a Conduit client and a ws server', { timeout: 120_
           const up = dataFrames(wire.toServer);
           const down = dataFrames(wire.toClient);
           assert.deepEqual(
-            up.map((f) => [f.opcode, f.fin, f.masked, f.rsv1]),
-            MESSAGES.map((m) => [
-              typeof m.data === 'string' ? TEXT : BINARY,
-              true,
-              true,
-              m.size >= THRESHOLD,
-            ]),
-            'Conduit set RSV1 on exactly the messages of at least 1024 bytes',
+            up.map((f) => [f.opcode, f.fin, f.masked]),
+            MESSAGES.map((m) => [typeof m.data === 'string' ? TEXT : BINARY, true, true]),
+          );
+          const clientNct = (answered ?? '').includes('client_no_context_takeover');
+          assert.deepEqual(
+            conduitFrames(up, MESSAGES, clientNct),
+            expectedConduitFrames(MESSAGES, clientNct),
+            'Conduit set RSV1 on every message, short ones in stored blocks when it resets its context',
           );
           assert.deepEqual(
             compressedTextShrank(
@@ -591,8 +620,13 @@ describe('permessage-deflate: a Conduit client and a ws server', { timeout: 120_
     let conn: WebSocketConnection | undefined;
     try {
       // Dedicated mode: every compressed message goes through the thread pool, so the small message
-      // and the ping sent right after it are framed first but must leave after it.
-      conn = await within(5000, 'connect()', connect(tap.url, { inspectFrames: true }));
+      // and the ping sent right after it are framed first but must leave after it. (With context
+      // takeover the default threshold is 0; 1024 keeps the small message plain, framed by the core.)
+      conn = await within(
+        5000,
+        'connect()',
+        connect(tap.url, { perMessageDeflate: { threshold: 1024 }, inspectFrames: true }),
+      );
       const frames: FrameInfo[] = [];
       conn.on('frame', (f) => frames.push(f));
       const got = collector();
@@ -623,7 +657,12 @@ describe('permessage-deflate: a Conduit client and a ws server', { timeout: 120_
     const server = await listenWs({ perMessageDeflate: { threshold: 0 } });
     let conn: WebSocketConnection | undefined;
     try {
-      conn = await within(5000, 'connect()', connect(server.url, { inspectFrames: true }));
+      // Dedicated mode (context takeover) with an explicit threshold: small messages go plain.
+      conn = await within(
+        5000,
+        'connect()',
+        connect(server.url, { perMessageDeflate: { threshold: 1024 }, inspectFrames: true }),
+      );
       const frames: FrameInfo[] = [];
       conn.on('frame', (f) => frames.push(f));
       const got = collector();

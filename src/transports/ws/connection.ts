@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { DeflateCodec } from '../../pipeline/permessage-deflate.js';
+import { storeMessage } from '../../pipeline/stored-block.js';
 import type { ProtocolError } from '../../protocol/errors.js';
 import {
   Connection,
@@ -76,8 +77,10 @@ export interface SendOptions {
   /** false to send a fragment; the message continues with the next send (default true). */
   fin?: boolean;
   /**
-   * With permessage-deflate negotiated: false sends this message uncompressed. By default messages
-   * of at least `threshold` bytes are compressed; fragments never are.
+   * With permessage-deflate negotiated: false sends this message plain (uncompressed, RSV1 clear),
+   * which some clients mishandle (see PerMessageDeflateOptions.shortMessages). By default messages of
+   * at least `threshold` bytes are compressed and shorter ones follow `shortMessages`; fragments are
+   * always plain.
    */
   compress?: boolean;
 }
@@ -254,20 +257,21 @@ export class WebSocketConnection
     if (!this.acceptWrite(cb)) return false;
     const fin = options?.fin ?? true;
     const codec = this.codec;
-    if (
-      codec !== null &&
-      fin &&
-      bytes.length >= codec.threshold &&
-      options?.compress !== false &&
-      !this.core.sendingFragmented
-    ) {
-      this.pendingCallback = null;
-      this.queues(codec).sendCompressed(bytes, isText, cb ?? null);
-      this.checkBackpressureSoon();
-      return true;
+    let stored = false;
+    if (codec !== null && fin && options?.compress !== false && !this.core.sendingFragmented) {
+      if (bytes.length >= codec.threshold) {
+        this.pendingCallback = null;
+        this.queues(codec).sendCompressed(bytes, isText, cb ?? null);
+        this.checkBackpressureSoon();
+        return true;
+      }
+      // RSV1 on every message, for peers that expect it (PerMessageDeflateOptions.shortMessages). No
+      // zlib: framed by the core now, it waits in onWrite behind a message still being compressed.
+      stored = codec.storesShortMessages;
     }
     try {
-      this.core.send(bytes, isText, fin);
+      if (stored) this.core.send(storeMessage(bytes), isText, true, true);
+      else this.core.send(bytes, isText, fin);
     } finally {
       this.pendingCallback = null;
     }
@@ -299,6 +303,8 @@ export class WebSocketConnection
         return true;
       }
       chunks = message.compressedFrame(key, (data) => deflater.compressSync(data));
+    } else if (codec !== null && compress && codec.storesShortMessages) {
+      chunks = message.storedFrame();
     } else {
       chunks = message.frame();
     }

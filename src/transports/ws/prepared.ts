@@ -4,6 +4,7 @@
  * set of shared-mode deflate parameters) is built on first use and then written as is, with no copy
  * per client.
  */
+import { storeMessage } from '../../pipeline/stored-block.js';
 import { serializeFrame } from '../../protocol/ws/frame-writer.js';
 import { Opcode } from '../../protocol/ws/opcodes.js';
 import { toBytes, type WebSocketData } from './bytes.js';
@@ -13,6 +14,7 @@ export class PreparedMessage {
   readonly data: Buffer;
   readonly isText: boolean;
   private plain: Buffer[] | null = null;
+  private stored: Buffer[] | null = null;
   /** Compressed frames by deflate parameters (windowBits:level:memLevel); a handful at most. */
   private compressed: Map<string, Buffer[]> | null = null;
 
@@ -30,6 +32,22 @@ export class PreparedMessage {
       );
     }
     return this.plain;
+  }
+
+  /** The unmasked frame flagged compressed, its payload in stored blocks (no zlib: stored-block.ts). */
+  storedFrame(): Buffer[] {
+    if (this.stored === null) {
+      this.stored = serializeFrame(
+        {
+          fin: true,
+          rsv1: true,
+          opcode: this.isText ? Opcode.Text : Opcode.Binary,
+          payload: storeMessage(this.data),
+        },
+        null,
+      );
+    }
+    return this.stored;
   }
 
   /** The unmasked frame compressed with the stateless deflater named `key`, compressing on first use. */

@@ -58,12 +58,18 @@ describe('permessage-deflate in the Node adapter', () => {
       assert.equal(got.length, messages.length);
       for (let i = 0; i < messages.length; i++) assert.ok(got[i]!.equals(messages[i]!), `message ${i}`);
       const dataIn = frames.filter((f) => f.direction === 'in' && f.opcode === 2);
-      // Below the 1024-byte threshold: plain; above: RSV1.
-      assert.equal(dataIn.filter((f) => f.rsv1).length, 24);
+      // Every echo is flagged compressed. Shared mode: under the 1024-byte threshold as stored blocks
+      // (6 bytes more, no zlib), over it deflated. Dedicated mode (context takeover): all deflated.
+      assert.equal(dataIn.length, messages.length);
       assert.ok(
-        dataIn.filter((f) => f.rsv1).every((f) => f.length < 20_000),
-        'compressed on the wire',
+        dataIn.every((f) => f.rsv1),
+        'RSV1 on every message',
       );
+      for (let i = 0; i < messages.length; i++) {
+        const size = messages[i]!.length;
+        if (mode === 'shared' && size < 1024) assert.equal(dataIn[i]!.length, size + 6, `stored ${i}`);
+        else assert.ok(dataIn[i]!.length < Math.max(size, 64), `deflated ${i}: ${dataIn[i]!.length}`);
+      }
       client.close();
       await wss.close();
     });
@@ -82,6 +88,51 @@ describe('permessage-deflate in the Node adapter', () => {
     assert.equal(out?.length, 5000);
     client.close();
     await wss.close();
+  });
+
+  it("sends short messages plain with shortMessages: 'plain', and stored blocks by default", async () => {
+    for (const shortMessages of ['plain', 'stored'] as const) {
+      const { wss, url } = await echoServer({ perMessageDeflate: { mode: 'shared', shortMessages } });
+      const client = await connect(url, { perMessageDeflate: { mode: 'shared' }, inspectFrames: true });
+      const frames: FrameInfo[] = [];
+      client.on('frame', (f) => frames.push(f));
+      const messages = [Buffer.alloc(0), Buffer.from('tiny'), Buffer.alloc(1023, 7), Buffer.alloc(1024, 7)];
+      const received = collect(client, messages.length);
+      for (const m of messages) client.send(m);
+      const got = await received;
+      for (let i = 0; i < messages.length; i++) assert.ok(got[i]!.equals(messages[i]!), `message ${i}`);
+      // The first three of each direction: the messages under the threshold.
+      const sent = frames.filter((f) => f.direction === 'out' && f.opcode === 2).slice(0, 3);
+      const echoed = frames.filter((f) => f.direction === 'in' && f.opcode === 2).slice(0, 3);
+      // The client's own default is 'stored' too: its short messages go as stored blocks either way.
+      assert.deepEqual(
+        sent.map((f) => [f.rsv1, f.length]),
+        [
+          [true, 1],
+          [true, 10],
+          [true, 1029],
+        ],
+      );
+      const expected =
+        shortMessages === 'plain'
+          ? [
+              [false, 0],
+              [false, 4],
+              [false, 1023],
+            ]
+          : [
+              [true, 1],
+              [true, 10],
+              [true, 1029],
+            ];
+      assert.deepEqual(
+        echoed.map((f) => [f.rsv1, f.length]),
+        expected,
+        shortMessages,
+      );
+      client.close();
+      await wss.close();
+    }
   });
 
   it('sends the close frame after a message still being compressed, and counts it as buffered', async () => {
@@ -161,7 +212,7 @@ describe('WebSocketServer.broadcast', () => {
       [text, 'small binary', 'only deflate'],
     );
     assert.deepEqual(rsv.plain, [false, false, false]);
-    assert.deepEqual(rsv.deflate, [true, false, false], 'only the message over the threshold is compressed');
+    assert.deepEqual(rsv.deflate, [true, true, true], 'flagged compressed: short ones as stored blocks');
     plainClient.close();
     deflateClient.close();
     await wss.close();
