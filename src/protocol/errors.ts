@@ -18,6 +18,9 @@ export type ProtocolErrorCode =
   | 'WS_ERR_INVALID_CLOSE_CODE'
   | 'WS_ERR_INVALID_CLOSE_PAYLOAD'
   | 'WS_ERR_MESSAGE_TOO_BIG'
+  | 'WS_ERR_TOO_MANY_FRAGMENTS'
+  | 'WS_ERR_ALLOCATION_FAILED'
+  | 'WS_ERR_INTERNAL'
   | 'WS_ERR_INVALID_COMPRESSED_DATA'
   | 'WS_ERR_DATA_AFTER_CLOSE';
 
@@ -34,6 +37,8 @@ export class ProtocolError extends Error {
 }
 
 export type HandshakeErrorCode =
+  /** The request head breaks HTTP/1.1's own rules (RFC 9112): two Host fields, a body, and so on. */
+  | 'WS_ERR_BAD_REQUEST'
   | 'WS_ERR_BAD_METHOD'
   | 'WS_ERR_BAD_HTTP_VERSION'
   | 'WS_ERR_BAD_UPGRADE'

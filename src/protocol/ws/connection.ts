@@ -8,6 +8,7 @@
  */
 import { isValidUtf8, Utf8Validator } from '../../util/utf8.js';
 import { ProtocolError } from '../errors.js';
+import { MessageAssembly } from './assembly.js';
 import { CloseCode, isValidApplicationCloseCode, isValidWireCloseCode } from './close-codes.js';
 import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
 import { encodeClosePayload, serializeFrame } from './frame-writer.js';
@@ -45,6 +46,13 @@ export interface ConnectionOptions {
   role: Role;
   /** Largest message accepted, in bytes, checked as each frame header arrives. Default 16 MiB. */
   maxPayload?: number;
+  /**
+   * Frames one message may span. Past it the connection fails with 1008 (WS_ERR_TOO_MANY_FRAGMENTS).
+   * A fragment costs only its bytes (the message is assembled as it arrives), so this bounds the work
+   * a peer can cause with tiny fragments (2 + 4 bytes of header each), not memory. Default 16,384:
+   * a 16 MiB message streamed in 1 KiB fragments fits.
+   */
+  maxFragments?: number;
   /** Source of 4-byte masking keys; required for the client role (inject crypto randomness). */
   generateMask?: () => Uint8Array;
   /** An extension negotiated the RSV1 bit (permessage-deflate): allowed on a message's first frame. */
@@ -61,6 +69,7 @@ export class LocalStateError extends Error {
 }
 
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
+export const DEFAULT_MAX_FRAGMENTS = 16_384;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -78,6 +87,7 @@ export class Connection implements FrameSink {
   private readonly parser: FrameParser;
   private readonly handler: ConnectionHandler;
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
   private readonly generateMask: (() => Uint8Array) | null;
   private readonly allowRsv1: boolean;
   private readonly autoPong: boolean;
@@ -95,8 +105,9 @@ export class Connection implements FrameSink {
   private messageOpcode = 0; // 0: none in progress
   private messageCompressed = false;
   private messageLength = 0;
-  /** The message's payload pieces; created with the first one, emptied (not replaced) after. */
-  private messagePieces: Buffer[] | null = null;
+  private messageFragments = 0;
+  /** The message's payload as it arrives (grows with bytes received, not with declared lengths). */
+  private readonly message = new MessageAssembly();
   /** Incremental UTF-8 state, created the first time a text message needs it. */
   private utf8: Utf8Validator | null = null;
   /** Validate this message's text incrementally (fragmented or split across reads). */
@@ -110,6 +121,7 @@ export class Connection implements FrameSink {
     this.role = options.role;
     this.handler = handler;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.generateMask = options.generateMask ?? null;
     if (this.role === 'client' && this.generateMask === null) {
       throw new TypeError('the client role needs generateMask (RFC 6455 section 5.3)');
@@ -216,6 +228,10 @@ export class Connection implements FrameSink {
         this.fail('WS_ERR_UNEXPECTED_RSV', 1002, 'RSV1 set on a continuation frame');
         return;
       }
+      if (++this.messageFragments > this.maxFragments) {
+        this.fail('WS_ERR_TOO_MANY_FRAGMENTS', 1008, `message in more than ${this.maxFragments} fragments`);
+        return;
+      }
     } else {
       if (this.messageOpcode !== 0) {
         this.fail('WS_ERR_EXPECTED_CONTINUATION', 1002, 'new data frame inside a fragmented message');
@@ -228,6 +244,7 @@ export class Connection implements FrameSink {
       this.messageOpcode = opcode;
       this.messageCompressed = h.rsv1;
       this.messageLength = 0;
+      this.messageFragments = 1;
       this.validateIncrementally = !(h.fin && opcode === Opcode.Text);
       this.utf8?.reset();
     }
@@ -261,7 +278,14 @@ export class Connection implements FrameSink {
         }
       }
     }
-    this.messagePiecesArray().push(piece);
+    // The most this message can still be: a final frame's declared end, else maxPayload.
+    const bound = this.frameFin ? this.messageLength : this.maxPayload;
+    try {
+      this.message.push(piece, bound);
+    } catch (error) {
+      // Out of memory for this message: this connection pays, not the process.
+      this.fail('WS_ERR_ALLOCATION_FAILED', 1011, `cannot allocate the message: ${(error as Error).message}`);
+    }
   }
 
   frameEnd(): void {
@@ -273,16 +297,14 @@ export class Connection implements FrameSink {
     if (!this.frameFin) return;
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
+    const data = this.message.take();
     if (isText && !compressed) {
-      const ok = this.validateIncrementally
-        ? (this.utf8?.complete ?? true)
-        : isValidUtf8(joinPieces(this.messagePieces));
+      const ok = this.validateIncrementally ? (this.utf8?.complete ?? true) : isValidUtf8(data);
       if (!ok) {
         this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
         return;
       }
     }
-    const data = takePieces(this.messagePieces);
     this.messageOpcode = 0;
     this.messageLength = 0;
     this.handler.onMessage(data, isText, compressed);
@@ -468,41 +490,22 @@ export class Connection implements FrameSink {
     return this.framePieces;
   }
 
-  private messagePiecesArray(): Buffer[] {
-    if (this.messagePieces === null) this.messagePieces = [];
-    return this.messagePieces;
-  }
-
   private validator(): Utf8Validator {
     if (this.utf8 === null) this.utf8 = new Utf8Validator();
     return this.utf8;
   }
 
   private releaseMessage(): void {
-    if (this.messagePieces !== null) this.messagePieces.length = 0;
+    this.message.reset();
     if (this.framePieces !== null) this.framePieces.length = 0;
     this.messageOpcode = 0;
   }
 }
 
-/** Join the pieces and empty the array for the next message (no new array per message). */
+/** Join a control frame's pieces (125 bytes at most) and empty the array for the next frame. */
 function takePieces(pieces: Buffer[] | null): Buffer {
-  if (pieces === null) return EMPTY;
-  const joined = joinPieces(pieces);
+  if (pieces === null || pieces.length === 0) return EMPTY;
+  const joined = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   pieces.length = 0;
   return joined;
-}
-
-function joinPieces(pieces: Buffer[] | null): Buffer {
-  if (pieces === null || pieces.length === 0) return EMPTY;
-  const first = pieces[0]!;
-  if (pieces.length === 1) return first;
-  // Pieces of one frame assembled by the parser are adjacent views of one buffer: join without a copy.
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < pieces.length; i++) {
-    const piece = pieces[i]!;
-    if (piece.buffer !== first.buffer || piece.byteOffset !== end) return Buffer.concat(pieces);
-    end += piece.length;
-  }
-  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

@@ -1,14 +1,15 @@
 /**
  * Incremental WebSocket frame parser (RFC 6455 section 5.2): any chunking of the byte stream, one byte
  * at a time included. Payload bytes are unmasked in place and handed on as they arrive, as views into
- * the received chunks: a payload that arrives whole is never copied, and a payload that arrives in
+ * the received chunks: the parser copies no payload byte and allocates nothing from a declared length
+ * (the sink assembles messages from the bytes that arrived, assembly.ts), and a payload that arrives in
  * pieces can be validated (UTF-8) before its last byte is here. Only the header can straddle chunks,
  * and then at most 14 bytes are copied.
  *
  * The parser knows framing syntax only; what a frame means (opcode rules, fragmentation, limits) is
  * decided by its sink, which can halt the parser from any callback.
  */
-import { maskInto, unmaskInPlace } from '../../util/mask.js';
+import { unmaskInPlace } from '../../util/mask.js';
 import { ProtocolError } from '../errors.js';
 
 export interface FrameHeader {
@@ -42,13 +43,6 @@ const enum State {
   Halted = 5,
 }
 
-/**
- * Frames up to this size that arrive in several reads are assembled into one buffer allocated when
- * their first piece arrives (the sink has checked the length against maxPayload by then). Larger ones
- * are handed over piece by piece.
- */
-const MAX_ASSEMBLY = 64 * 1024 * 1024;
-
 /** Scratch for the key of the piece being unmasked: filled right before each (synchronous) use. */
 const KEY = Buffer.alloc(4);
 
@@ -72,9 +66,6 @@ export class FrameParser {
   private phase = 0;
   /** The frame's masking key as a big-endian 32-bit number (no Buffer per connection). */
   private maskKey = 0;
-  /** The frame's payload being assembled across reads, and how much of it is filled. */
-  private assembly: Buffer | null = null;
-  private assembled = 0;
   /** Stop at the next frame boundary (the sink is busy with a message, e.g. inflating it). */
   private paused = false;
 
@@ -83,7 +74,6 @@ export class FrameParser {
   /** Stop parsing for good: later input is ignored (after a close frame or a failure). */
   halt(): void {
     this.state = State.Halted;
-    this.assembly = null;
     this.chunks.length = 0;
     this.buffered = 0;
     this.offset = 0;
@@ -209,28 +199,11 @@ export class FrameParser {
               ? first
               : first.subarray(this.offset, this.offset + take);
           this.skip(take);
+          // Unmasked in place: the chunk is ours (push() takes it), and no byte is copied here.
           const masked = (this.b1 & 0x80) !== 0;
-          let piece: Buffer;
-          if (this.assembly === null && (take === this.length || this.length > MAX_ASSEMBLY)) {
-            // The whole payload is in one read (or too large to assemble up front): hand over a view,
-            // unmasked in place, without a copy.
-            piece = source;
-            if (masked) unmaskInPlace(piece, keyBytes(this.maskKey), this.phase);
-          } else {
-            // The payload arrives in several reads: unmask (or copy) each straight into one buffer of
-            // the frame's length, so the frame is contiguous at the end without a second pass.
-            if (this.assembly === null) {
-              this.assembly = Buffer.allocUnsafe(this.length);
-              this.assembled = 0;
-            }
-            const at = this.assembled;
-            if (masked) maskInto(source, keyBytes(this.maskKey), this.assembly, at, this.phase);
-            else source.copy(this.assembly, at);
-            piece = this.assembly.subarray(at, at + take);
-            this.assembled = at + take;
-          }
+          const piece = source;
+          if (masked) unmaskInPlace(piece, keyBytes(this.maskKey), this.phase);
           this.remaining -= take;
-          if (this.remaining === 0) this.assembly = null;
           if (masked) this.phase = (this.phase + take) & 3;
           this.sink.framePayload(piece);
           break;

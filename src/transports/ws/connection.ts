@@ -51,6 +51,8 @@ export interface ConnectionAdapterOptions {
   extensions?: string;
   /** Largest message accepted, bytes. Default 16 MiB. */
   maxPayload?: number;
+  /** Frames one message may span; past it 1008. Default 16,384 (protocol/ws/connection.ts). */
+  maxFragments?: number;
   /** How long to wait for the peer to finish the closing handshake before destroying the socket. */
   closeTimeout?: number;
   /** Bytes queued for writing above which reading pauses until the queue drains. Default 1 MiB. */
@@ -180,6 +182,7 @@ export class WebSocketConnection
       {
         role: options.role,
         maxPayload: options.maxPayload,
+        maxFragments: options.maxFragments,
         allowRsv1: options.deflate != null,
         generateMask: options.role === 'client' ? randomMask : undefined,
         onFrame: options.inspectFrames ? (f) => this.onCoreFrame(f) : undefined,
@@ -466,6 +469,8 @@ export class WebSocketConnection
   }
 
   onProtocolError(error: ProtocolError): void {
+    // An internal failure is reported with its cause (failInternally).
+    if (error.code === 'WS_ERR_INTERNAL') return;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -480,9 +485,23 @@ export class WebSocketConnection
     socket.cork();
     try {
       this.core.receiveData(chunk);
+    } catch (error) {
+      // Whatever a peer's bytes provoke (an allocation that failed, a listener that threw on its
+      // message) costs this connection, never the process: it closes with 1011.
+      this.failInternally(error as Error);
     } finally {
       socket.uncork();
     }
+  }
+
+  private failInternally(error: Error): void {
+    try {
+      this.core.fail('WS_ERR_INTERNAL', 1011, 'internal error');
+    } catch {
+      this.socket.destroy();
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(`WebSocket connection closed with 1011 after: ${error.stack ?? error.message}`);
   }
 
   /** @internal */
@@ -558,12 +577,25 @@ export class WebSocketConnection
   private queues(codec: DeflateCodec): CompressionQueues {
     if (this.deflate !== null) return this.deflate;
     this.deflate = new CompressionQueues(codec, {
-      deliver: (data, isText) => this.emit('message', data, !isText),
+      deliver: (data, isText) => {
+        // Delivered from a zlib callback: what it provokes must close this connection only.
+        try {
+          this.emit('message', data, !isText);
+        } catch (error) {
+          this.failInternally(error as Error);
+        }
+      },
       failInbound: (error) => this.core.fail(error.code, error.closeCode, error.message),
       holdReading: (hold) => {
         this.holdForInflate = hold;
         if (hold) this.core.pauseInput();
-        else this.core.resumeInput();
+        else {
+          try {
+            this.core.resumeInput();
+          } catch (error) {
+            this.failInternally(error as Error);
+          }
+        }
         // Resuming may have started another inflation: read the flag again.
         this.updateReading();
       },

@@ -20,6 +20,7 @@ import {
   serverDeflateConfig,
 } from '../../pipeline/permessage-deflate.js';
 import { HandshakeError } from '../../protocol/errors.js';
+import { fieldLinesError } from '../../protocol/http1/request-head.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
 import {
   buildAcceptResponse,
@@ -54,6 +55,8 @@ export interface WebSocketServerOptions {
   path?: string;
   /** Largest message accepted, in bytes, enforced as frames arrive. Default 16 MiB. */
   maxPayload?: number;
+  /** Frames one message may span; past it the connection fails with 1008. Default 16,384. */
+  maxFragments?: number;
   /**
    * Milliseconds allowed from the upgrade request to the 101 answer, hooks included; on a standalone
    * server also the time a client may take to send its request head. Default 10 s.
@@ -316,6 +319,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (this.closing !== null) {
         throw new HandshakeError('WS_ERR_REFUSED', 503, 'server is shutting down');
       }
+      // Node's parser takes two Host fields, or a body on an upgrade, without a word: not here.
+      const invalid = fieldLinesError(req.rawHeaders, {
+        requireHost: req.httpVersion !== '1.0',
+        upgrade: true,
+      });
+      if (invalid !== null) throw new HandshakeError('WS_ERR_BAD_REQUEST', invalid.status, invalid.message);
       const request = validateClientRequest({
         method: req.method ?? '',
         httpVersion: req.httpVersion,
@@ -487,6 +496,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       extensions: decided.extensions,
       deflate: decided.deflate,
       maxPayload: this.options.maxPayload,
+      maxFragments: this.options.maxFragments,
       closeTimeout: this.options.closeTimeout,
       highWaterMark: this.options.highWaterMark,
       pauseOnBackpressure: this.options.pauseOnBackpressure ?? true,

@@ -155,6 +155,32 @@ describe('WebSocketServer', () => {
     await wss.close();
   });
 
+  it('closes with 1011 a connection whose message listener throws, and the process goes on', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    const port = await listening(wss);
+    const errors: Error[] = [];
+    wss.on('connection', (conn) => {
+      conn.on('error', (error) => errors.push(error));
+      conn.on('message', (data) => {
+        if (String(data) === 'boom') throw new Error('the application failed on this message');
+        conn.send(data);
+      });
+    });
+    const client = await connect(`ws://127.0.0.1:${port}/`);
+    const closed = once(client, 'close');
+    client.send('boom');
+    const [code] = await closed;
+    assert.equal(code, 1011);
+    assert.equal(errors[0]?.message, 'the application failed on this message');
+    // The server still serves the next client.
+    const next = await connect(`ws://127.0.0.1:${port}/`);
+    next.send('hi');
+    const [echo] = await once(next, 'message');
+    assert.equal(String(echo), 'hi');
+    next.close();
+    await wss.close();
+  });
+
   it('drops a handshake whose authenticate hook outlives the handshake timeout', async () => {
     const wss = new WebSocketServer({
       port: 0,
