@@ -250,7 +250,48 @@ describe('headless Chromium talking to conduit serve', { timeout: 60_000 }, () =
       wasClean: true,
     });
     assert.equal(event.code, 4000);
+    // The server echoes the reason with the code: the page sees its own reason back.
+    assert.equal(event.reason, 'bye from chromium \u2713');
     assert.equal(event.wasClean, true);
+  });
+
+  it('sees its own close reason echoed back: 1000 "interop done" and 4000 with a 123-byte reason', async (t) => {
+    if (!available) return t.skip(SKIP);
+    const long = 'r'.repeat(120) + '\u2713'; // 123 bytes of UTF-8: the most a close frame carries
+    const events = await within(
+      10_000,
+      'the page',
+      page.evaluate(
+        async ([url, cases]: [string, [number, string][]]) => {
+          const out: { code: number; reason: string; wasClean: boolean }[] = [];
+          for (const [code, reason] of cases) {
+            const ws = new WebSocket(url);
+            await new Promise<void>((resolve, reject) => {
+              ws.onopen = () => resolve();
+              ws.onerror = () => reject(new Error('the WebSocket failed to open'));
+            });
+            const closed = new Promise<CloseEvent>((resolve) => {
+              ws.onclose = resolve;
+            });
+            ws.close(code, reason);
+            const e = await closed;
+            out.push({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+          }
+          return out;
+        },
+        [
+          `${wsBase}/echo`,
+          [
+            [1000, 'interop done'],
+            [4000, long],
+          ],
+        ] as [string, [number, string][]],
+      ),
+    );
+    assert.deepEqual(events, [
+      { code: 1000, reason: 'interop done', wasClean: true },
+      { code: 4000, reason: long, wasClean: true },
+    ]);
   });
 
   it('reports a server-initiated close as a CloseEvent with code, reason and wasClean', async (t) => {
@@ -328,8 +369,8 @@ describe('headless Chromium talking to conduit serve', { timeout: 60_000 }, () =
     const log = (await page.locator('#log').textContent()) ?? '';
     assert.match(log, /> hello from the demo \u2713/);
     assert.match(log, /< hello from the demo \u2713/);
-    // The CloseEvent carries the server's close frame: Conduit echoes the code, not the reason.
-    assert.match(log, /closed 1000 +clean=true/);
+    // The CloseEvent carries the server's close frame: Conduit echoes the code and the reason.
+    assert.match(log, /closed 1000 bye clean=true/);
     assert.equal(await page.locator('#state').textContent(), 'closed');
     const closed = await serverCloseWith(1000);
     assert.deepEqual(

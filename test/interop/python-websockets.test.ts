@@ -83,7 +83,7 @@ describe('python-websockets as a client of conduit serve', { timeout: 60_000 }, 
       fragmented: { same: true, type: 'str', length: 12 },
     });
     assert.equal(out.pong, true);
-    // Conduit echoes the close code (section 5.5.1) without the reason.
+    // Conduit echoes the close code (section 5.5.1) and the reason.
     assert.equal(out.close_code, 1000);
     await within(
       2000,

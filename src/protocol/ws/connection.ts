@@ -353,8 +353,11 @@ export class Connection implements FrameSink {
     this.parser.halt();
     this.releaseMessage();
     if (this.closeSent === null) {
-      // Echo the status code (section 5.5.1: "typically echos the status code it received").
-      this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, '');
+      // Echo the status code (section 5.5.1: "typically echos the status code it received"), and its
+      // reason too, as ws and Autobahn's echo server do: a browser that closes with a reason sees it
+      // in its close event. It fits: the peer's close payload was 125 bytes at most.
+      if (code === CloseCode.NoStatus) this.sendCloseFrame(undefined, '');
+      else this.sendCloseFrame(code, reason);
     }
     this.readyState = ReadyState.Closing;
     this.handler.onCloseFrame(code, reason);

@@ -38,7 +38,7 @@ describe('Connection: close frames', () => {
       });
     }
 
-    it(`accepts and echoes every valid close code when a ${role} (${VALID_CODES.join(', ')})`, () => {
+    it(`accepts and echoes every valid close code, with its reason, when a ${role} (${VALID_CODES.join(', ')})`, () => {
       for (const code of VALID_CODES) {
         const { conn, log } = endpoint(role);
         conn.receiveData(frameTo(role, { opcode: 8, payload: closePayload(code, 'why') }));
@@ -51,7 +51,7 @@ describe('Connection: close frames', () => {
         assert.equal(frames.length, 1);
         assert.equal(frames[0]!.opcode, 8);
         assert.equal(frames[0]!.masked, role === 'client');
-        assert.deepEqual(decodeClose(frames[0]!.payload), { code, reason: '' });
+        assert.deepEqual(decodeClose(frames[0]!.payload), { code, reason: 'why' });
         assert.deepEqual(conn.closeReceived, { code, reason: 'why' });
       }
     });
@@ -127,11 +127,12 @@ describe('Connection: closing handshake', () => {
     );
     // The server closes the transport; both see a clean close.
     assert.deepEqual(pair.server.receiveEof(), { code: 1000, reason: 'bye', wasClean: true });
-    assert.deepEqual(pair.client.receiveEof(), { code: 1000, reason: '', wasClean: true });
+    // The server's answer echoes the code and the reason (as ws does): a browser sees its own reason.
+    assert.deepEqual(pair.client.receiveEof(), { code: 1000, reason: 'bye', wasClean: true });
     assert.equal(pair.client.readyState, ReadyState.Closed);
     assert.equal(pair.server.readyState, ReadyState.Closed);
     assert.deepEqual(closeFramesOf(pair.clientLog.writtenFrames()), [{ code: 1000, reason: 'bye' }]);
-    assert.deepEqual(closeFramesOf(pair.serverLog.writtenFrames()), [{ code: 1000, reason: '' }]);
+    assert.deepEqual(closeFramesOf(pair.serverLog.writtenFrames()), [{ code: 1000, reason: 'bye' }]);
   });
 
   it('server-initiated: the client answers without ending; the server ends once the answer arrives', () => {
@@ -145,9 +146,9 @@ describe('Connection: closing handshake', () => {
     assert.equal(pair.client.closeExpected, false);
     pair.deliverToServer();
     assert.deepEqual(pair.serverLog.types(), ['closeFrame', 'end']);
-    assert.deepEqual(pair.serverLog.events[0], { type: 'closeFrame', code: 1001, reason: '' });
+    assert.deepEqual(pair.serverLog.events[0], { type: 'closeFrame', code: 1001, reason: 'going away' });
     assert.deepEqual(pair.client.receiveEof(), { code: 1001, reason: 'going away', wasClean: true });
-    assert.deepEqual(pair.server.receiveEof(), { code: 1001, reason: '', wasClean: true });
+    assert.deepEqual(pair.server.receiveEof(), { code: 1001, reason: 'going away', wasClean: true });
   });
 
   it('simultaneous: both send a close frame, neither echoes the other, the server ends', () => {
