@@ -90,8 +90,10 @@ describe('conduit CLI', () => {
     client.child.stdin?.end();
     assert.equal(await client.exited, 0);
     const out = client.output();
-    assert.match(out, />> text\s+fin=1 rsv=000 mask=1 len=10/);
-    assert.match(out, /<< text\s+fin=1 rsv=000 mask=0 len=10/);
+    // permessage-deflate agreed (shared mode): the 10-byte line goes flagged compressed (RSV1) as a
+    // stored block, 6 bytes more, both ways (PerMessageDeflateOptions.shortMessages).
+    assert.match(out, />> text\s+fin=1 rsv=100 mask=1 len=16/);
+    assert.match(out, /<< text\s+fin=1 rsv=100 mask=0 len=16/);
     assert.match(out, /closed: 1000/);
     serve.child.kill('SIGTERM');
     await serve.exited;
