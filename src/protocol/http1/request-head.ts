@@ -6,7 +6,8 @@
  *
  * Strict where leniency has caused request smuggling: CRLF line endings only, no whitespace between
  * a field name and its colon, no obsolete line folding, no control characters in values. Bounded: a
- * head larger than `maxBytes` is refused with 431 before it is all buffered.
+ * head larger than `maxBytes` is refused with 431 before it is all buffered, and so is one with more
+ * than MAX_HEADER_FIELDS fields (`fieldLinesError`, which servers on Node's parser call too).
  */
 
 export class HttpParseError extends Error {
@@ -44,6 +45,75 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Header fields one request may carry: past it, 431. Apache's LimitRequestFields default; browsers
+ * send about 20, and Node's own limit (2000, `maxHeadersCount`) drops the rest silently instead.
+ */
+export const MAX_HEADER_FIELDS = 100;
+
+export interface FieldLineRules {
+  /** HTTP/1.1 and later: exactly one Host (RFC 9112 section 3.2). */
+  requireHost: boolean;
+  /** A WebSocket upgrade request: it must not have a body (no Transfer-Encoding, Content-Length 0). */
+  upgrade?: boolean;
+  /** Default MAX_HEADER_FIELDS. */
+  maxFields?: number;
+}
+
+/**
+ * The rules on a request's field lines that a parser of single fields does not see, by their RFC text;
+ * `rawHeaders` alternates names and values as received (Node's `req.rawHeaders`). Null when they hold,
+ * else the error to answer with (and the connection is to be closed after it):
+ *
+ * - RFC 9112 section 3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+ *   request message that lacks a Host header field and to any that contains more than one Host header
+ *   field line".
+ * - RFC 9112 section 6.3: a Content-Length that is not one decimal number (repeated values that differ,
+ *   "5, 6") makes the framing invalid: "the server MUST respond with a 400 (Bad Request) status code
+ *   and then close the connection".
+ * - RFC 9112 section 6.1: "A server MAY reject a request that contains both Content-Length and
+ *   Transfer-Encoding ... Regardless, the server MUST close the connection after responding". We reject:
+ *   the two framings disagreeing is the request-smuggling shape.
+ * - An upgrade request with a body: its bytes would be read as WebSocket frames here and as the next
+ *   request by an intermediary that honoured the body (RFC 6455 section 4.1 sends a GET without one).
+ * - More than `maxFields` field lines: 431 (RFC 6585 section 5).
+ */
+export function fieldLinesError(rawHeaders: readonly string[], rules: FieldLineRules): HttpParseError | null {
+  const maxFields = rules.maxFields ?? MAX_HEADER_FIELDS;
+  if (rawHeaders.length / 2 > maxFields) {
+    return new HttpParseError(431, `more than ${maxFields} header fields`);
+  }
+  let hosts = 0;
+  let length: string | undefined;
+  let transferEncoding = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    // Only three names matter here: compare lengths before case-folding.
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+    } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      for (const item of rawHeaders[i + 1]!.split(',')) {
+        const value = item.trim();
+        if (!/^\d+$/.test(value) || (length !== undefined && length !== value)) {
+          return new HttpParseError(400, 'invalid or conflicting Content-Length');
+        }
+        length = value;
+      }
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      transferEncoding = true;
+    }
+  }
+  if (hosts > 1) return new HttpParseError(400, 'more than one Host header');
+  if (hosts === 0 && rules.requireHost) return new HttpParseError(400, 'missing Host header');
+  if (transferEncoding && length !== undefined) {
+    return new HttpParseError(400, 'both Content-Length and Transfer-Encoding');
+  }
+  if (rules.upgrade === true && (transferEncoding || (length !== undefined && Number(length) !== 0))) {
+    return new HttpParseError(400, 'an upgrade request with a body');
+  }
+  return null;
+}
 
 export class RequestHeadParser {
   private chunks: Buffer[] = [];
@@ -113,13 +183,10 @@ function parseHead(text: string): ParsedRequestHead {
     rawHeaders.push(name, value);
     const key = name.toLowerCase();
     const previous = headers[key];
-    // RFC 9112 section 3.2: more than one Host field is a 400.
-    if (key === 'host' && previous !== undefined) throw new HttpParseError(400, 'more than one Host header');
     headers[key] = previous === undefined ? value : `${previous}, ${value}`;
   }
-  if (major === 1 && minor >= 1 && headers.host === undefined) {
-    throw new HttpParseError(400, 'missing Host header');
-  }
+  const invalid = fieldLinesError(rawHeaders, { requireHost: major === 1 && minor >= 1 });
+  if (invalid !== null) throw invalid;
   return {
     method,
     // A fresh string: a slice would keep the whole head alive for as long as the URL is kept.

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { HttpParseError, RequestHeadParser } from '../../../src/protocol/http1/request-head.js';
+import {
+  fieldLinesError,
+  HttpParseError,
+  MAX_HEADER_FIELDS,
+  RequestHeadParser,
+} from '../../../src/protocol/http1/request-head.js';
 
 const UPGRADE =
   'GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
@@ -69,6 +74,8 @@ describe('RequestHeadParser (RFC 9112)', () => {
       'G(T / HTTP/1.1\r\nHost: x\r\n\r\n', // method not a token
       'GET / HTTX/1.1\r\nHost: x\r\n\r\n',
       'GET / HTTP/1.1\r\nNoColon\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n', // two lengths
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n',
     ];
     for (const text of bad) assert.equal(status(text), 400, JSON.stringify(text));
   });
@@ -77,6 +84,8 @@ describe('RequestHeadParser (RFC 9112)', () => {
     assert.equal(status('GET / HTTP/2.0\r\nHost: x\r\n\r\n'), 505);
     assert.equal(status(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200)}\r\n\r\n`, 128), 431);
     // Refused before the end of the head arrives, so an endless head is never buffered.
+    const fields = Array.from({ length: MAX_HEADER_FIELDS }, (_, i) => `X-${i}: 1\r\n`).join('');
+    assert.equal(status(`GET / HTTP/1.1\r\nHost: x\r\n${fields}\r\n`), 431);
     const parser = new RequestHeadParser(64);
     assert.equal(parser.push(Buffer.from('GET / HTTP/1.1\r\n')), null);
     assert.throws(
@@ -88,5 +97,65 @@ describe('RequestHeadParser (RFC 9112)', () => {
   it('accepts HTTP/1.0 without Host and ignores an empty line before the request line', () => {
     const { head } = parseAll('\r\nGET / HTTP/1.0\r\n\r\n');
     assert.equal(head?.httpVersion, '1.0');
+  });
+});
+
+describe("fieldLinesError: the rules over all of a request's fields", () => {
+  const error = (raw: string[], rules: Parameters<typeof fieldLinesError>[1] = { requireHost: true }) => {
+    const e = fieldLinesError(raw, rules);
+    return e === null ? null : `${e.status} ${e.message}`;
+  };
+
+  it('passes a request with one Host, one framing, and fields under the limit', () => {
+    assert.equal(error(['Host', 'a', 'Content-Length', '3']), null);
+    assert.equal(error(['host', 'a', 'Transfer-Encoding', 'chunked']), null);
+    // RFC 9110 section 8.6: repeated identical values may be taken as one.
+    assert.equal(error(['Host', 'a', 'Content-Length', '3, 3', 'content-length', '3']), null);
+    assert.equal(error([], { requireHost: false }), null);
+    const fields = Array.from({ length: MAX_HEADER_FIELDS - 1 }, (_, i) => [`X-${i}`, '1']).flat();
+    assert.equal(error(['Host', 'a', ...fields]), null);
+  });
+
+  it('answers 400 to two Host fields, whatever their case, and to none when Host is required', () => {
+    assert.equal(error(['Host', 'a', 'hOST', 'a']), '400 more than one Host header');
+    assert.equal(error(['Host', 'a', 'Host', 'b'], { requireHost: false }), '400 more than one Host header');
+    assert.equal(error(['X', 'y']), '400 missing Host header');
+    assert.equal(error(['X', 'y'], { requireHost: false }), null);
+  });
+
+  it('answers 400 to lengths that differ or are not numbers, and to a length with Transfer-Encoding', () => {
+    for (const raw of [
+      ['Content-Length', '3', 'Content-Length', '4'],
+      ['Content-Length', '3, 4'],
+      ['Content-Length', '-1'],
+      ['Content-Length', '+3'],
+      ['Content-Length', '0x10'],
+      ['Content-Length', ''],
+    ]) {
+      assert.equal(error(['Host', 'a', ...raw]), '400 invalid or conflicting Content-Length', String(raw));
+    }
+    assert.equal(
+      error(['Host', 'a', 'Content-Length', '3', 'Transfer-Encoding', 'chunked']),
+      '400 both Content-Length and Transfer-Encoding',
+    );
+  });
+
+  it('answers 400 to an upgrade request that carries a body', () => {
+    const upgrade = { requireHost: true, upgrade: true };
+    assert.equal(error(['Host', 'a', 'Content-Length', '0'], upgrade), null);
+    assert.equal(error(['Host', 'a', 'Content-Length', '5'], upgrade), '400 an upgrade request with a body');
+    assert.equal(
+      error(['Host', 'a', 'Transfer-Encoding', 'chunked'], upgrade),
+      '400 an upgrade request with a body',
+    );
+  });
+
+  it('answers 431 past the field count', () => {
+    const fields = Array.from({ length: MAX_HEADER_FIELDS }, (_, i) => [`X-${i}`, '1']).flat();
+    assert.equal(error(['Host', 'a', ...fields]), `431 more than ${MAX_HEADER_FIELDS} header fields`);
+    assert.equal(
+      error(['Host', 'a', 'X', '1'], { requireHost: true, maxFields: 1 }),
+      '431 more than 1 header fields',
+    );
   });
 });
