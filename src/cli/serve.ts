@@ -30,7 +30,12 @@ the hub: WS /ws (conduit.v1), GET /hub/sse, GET /hub/poll, POST /hub/send (docs/
 WS /echo, WS /broadcast, GET /ws-console, GET /healthz,
 GET /sse?channel=NAME (Server-Sent Events, resumable with Last-Event-ID),
 POST /publish?channel=NAME (the body is published; 202 {"id": n}).
-Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).`;
+Stops cleanly on SIGINT/SIGTERM (clients get close code 1001).
+
+HTTP limits: a request head in 10 s (408), a whole request in 30 s, a POST body of at most 1 MiB (413,
+at once for a Content-Length over it) in 10 s (408); at most 100 header fields and 16 KiB of head (431);
+idle keep-alive connections close after 5 s. Connections held at once: the open-file limit (ulimit -n)
+less what is open at startup and 32; past it new ones are closed and a warning is logged (every 10 s).`;
 
 /** --redis, --redis-cluster or --redis-sentinels (one of them), with --redis-prefix. */
 function redisOptions(values: {

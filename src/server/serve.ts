@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
+import { fieldLinesError } from '../protocol/http1/request-head.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import { RedisBroker, type RedisBrokerOptions } from '../session/brokers/redis.js';
 import { Hub, type HubOptions } from '../session/hub.js';
@@ -38,6 +39,8 @@ import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
 import { Demo, type DemoOptions } from './demo.js';
+import { behindClose, replyJson } from './http-body.js';
+import { applyHttpLimits, type HttpLimitsOptions, resolveHttpLimits } from './http-limits.js';
 import { HubAccess, type HubAccessOptions } from './hub-access.js';
 import { HUB_HTTP_PATHS, HubHttp, type HubHttpOptions } from './hub-http.js';
 import { HubMesh } from './hub-mesh.js';
@@ -75,6 +78,11 @@ export interface ServeOptions {
   access?: HubAccessOptions;
   /** The hub's HTTP transports: poll timeout, POST size (hub-http.ts). */
   hubHttp?: HubHttpOptions;
+  /**
+   * The HTTP server's limits: request head and body deadlines, keep-alive, TLS handshake, connections
+   * held at once (by default under the open-file limit, refusals logged). See HttpLimitsOptions.
+   */
+  http?: HttpLimitsOptions;
   /**
    * The demo page's server side (demo.ts): the market feed and /demo/token. Default false (the CLI
    * turns it on). Demo tokens are signed with a random secret of their own and clients without a token
@@ -129,7 +137,6 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const page = await readFile(DEMO_PAGE);
   const consolePage = await readFile(CONSOLE_PAGE);
   const bundle = await loadBundle();
-  const channels = new SseChannels(options.sse);
   const logger = options.logger;
   const broker =
     options.redis === undefined ? undefined : await connectRedis(options.redis, options.hub, logger);
@@ -141,12 +148,25 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   );
   const mesh = broker === undefined ? null : new HubMesh(broker, hub);
   await mesh?.start();
+  // Now that Redis is connected: the default connection limit counts the descriptors open so far.
+  const limits = resolveHttpLimits(options.http);
+  const channels = new SseChannels({ bodyTimeoutMs: limits.bodyTimeoutMs, ...options.sse });
   const hubHttp = new HubHttp(hub, access, options.hubHttp, mesh);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
   ) => {
+    if (behindClose(req)) return;
+    // Node's parser lets two Host fields through (and keeps the first); RFC 9112 says 400. A missing
+    // Host is checked here too, not by Node: its own 400 would still serve requests pipelined behind.
+    const invalid = fieldLinesError(req.rawHeaders, {
+      requireHost: req.httpVersionMajor === 1 && req.httpVersionMinor >= 1,
+    });
+    if (invalid !== null) {
+      replyJson(res, invalid.status, { error: invalid.message }, true);
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (hubPaths.includes(path)) {
       hubHttp.handle(req, res, path);
@@ -193,8 +213,17 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     }
   };
   const http: Server | Http2SecureServer = options.tls
-    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, onRequest)
-    : createHttpServer(onRequest);
+    ? createSecureServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: true,
+          handshakeTimeout: limits.tlsHandshakeTimeoutMs,
+        },
+        onRequest,
+      )
+    : createHttpServer({ requireHostHeader: false }, onRequest);
+  const guard = applyHttpLimits(http, limits, logger);
   // Every TCP connection, to end them all on close (an HTTP/2 server has no closeAllConnections).
   const sockets = new Set<Socket>();
   http.on('connection', (socket: Socket) => {
@@ -248,11 +277,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       resolve();
     });
   });
+  guard.listening();
   const port = (http.address() as AddressInfo).port;
   // With several nodes, clients are told which one they are on.
   if (broker !== undefined && hub.node === undefined) hub.node = `${host}:${port}`;
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger?.info({ url, redis: broker !== undefined, node: hub.node }, 'listening');
+  logger?.info(
+    { url, redis: broker !== undefined, node: hub.node, maxConnections: limits.maxConnections },
+    'listening',
+  );
   const scheme = options.tls ? 'https' : 'http';
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
@@ -275,6 +308,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       await broker?.close();
       hubHttp.close();
       await Promise.all([echo.close(), broadcast.close(), hubSockets.close()]);
+      guard.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         for (const socket of sockets) socket.destroy();

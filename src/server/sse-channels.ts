@@ -15,7 +15,13 @@
 import { encodeEvent } from '../protocol/sse/encoder.js';
 import { SseStream, type SseStreamOptions } from '../transports/sse/stream.js';
 import { ChannelLog } from './channel-log.js';
-import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  type HttpRequest,
+  type HttpResponse,
+  readTextBody,
+  replyJson,
+} from './http-body.js';
 
 export interface SseChannelsOptions {
   /** Events kept per channel for replay. Default 1000. */
@@ -31,8 +37,16 @@ export interface SseChannelsOptions {
    * to. Default 256 MiB.
    */
   maxReplayBytesTotal?: number;
-  /** Largest published body, bytes (413 past it). Default 1 MiB. */
+  /**
+   * Largest published body, bytes: a Content-Length over it gets 413 before any of the body is read,
+   * a chunked body 413 as it passes it; the connection is closed either way. Default 1 MiB.
+   */
   maxPublishBytes?: number;
+  /**
+   * Milliseconds a published body has to arrive in full (408 and closed past it). Default 10 s
+   * (DEFAULT_BODY_TIMEOUT_MS in http-body.ts: the trade-off is written there).
+   */
+  bodyTimeoutMs?: number;
   /** Options of every SSE response. */
   stream?: SseStreamOptions;
 }
@@ -71,6 +85,7 @@ export class SseChannels {
   /** The last id of channels dropped to stay under maxReplayBytesTotal: if one comes back, it goes on. */
   private readonly retired = new Map<string, number>();
   private readonly maxPublishBytes: number;
+  private readonly bodyTimeoutMs: number;
   private readonly streamOptions: SseStreamOptions;
   /** Channels with pending events, written at the end of the turn. */
   private readonly dirty = new Set<Channel>();
@@ -82,6 +97,7 @@ export class SseChannels {
     this.maxChannels = options.maxChannels ?? 10_000;
     this.maxReplayBytesTotal = options.maxReplayBytesTotal ?? 256 * 1024 * 1024;
     this.maxPublishBytes = options.maxPublishBytes ?? 1024 * 1024;
+    this.bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.streamOptions = options.stream ?? {};
   }
 
@@ -126,7 +142,7 @@ export class SseChannels {
   publish(req: Request, res: Response): void {
     const channel = this.channelFor(req, res);
     if (channel === null) return;
-    void readTextBody(req, res, this.maxPublishBytes).then((text) => {
+    void readTextBody(req, res, this.maxPublishBytes, {}, this.bodyTimeoutMs).then((text) => {
       if (text === null) return;
       // Looked up again: while the body came, the channel may have been dropped (see subscribe and evict).
       const target = this.channel(channel.name);
