@@ -55,6 +55,14 @@ export interface HistoryLimits {
   maxBytes?: number;
 }
 
+/**
+ * What a kept publication costs besides its data, bytes: the Publication and its `from` objects, the
+ * data string's header, its time, two array slots (the session id and user strings are the session's
+ * own, shared). Measured on Node 20 at about 185 (test/session/brokers/memory-bounds.test.ts), rounded
+ * up.
+ */
+export const PUBLICATION_OVERHEAD = 256;
+
 export class ChannelHistory {
   private readonly kept: Publication[] = [];
   /** Index in `kept` of the oldest live entry (entries before it are dropped lazily). */
@@ -90,6 +98,27 @@ export class ChannelHistory {
   get size(): number {
     this.trim();
     return this.kept.length - this.head;
+  }
+
+  /**
+   * What the kept publications cost in memory, bytes, about: their data (UTF-8, an upper bound of
+   * V8's own one- or two-byte strings) plus PUBLICATION_OVERHEAD each.
+   */
+  get footprint(): number {
+    this.trim();
+    return this.bytes + (this.kept.length - this.head) * PUBLICATION_OVERHEAD;
+  }
+
+  /**
+   * Drop the oldest kept publication, even the latest (a node-wide memory cap needs it: history.ts's
+   * own bounds keep the latest). False when nothing is kept.
+   */
+  dropOldest(): boolean {
+    if (this.head >= this.kept.length) return false;
+    this.bytes -= this.sizes[this.head]!;
+    this.head++;
+    this.compact();
+    return true;
   }
 
   append(data: string, from: PublisherInfo | null): Publication {
@@ -143,6 +172,10 @@ export class ChannelHistory {
       this.head++;
       live--;
     }
+    this.compact();
+  }
+
+  private compact(): void {
     if (this.head > 64 && this.head * 2 > this.kept.length) {
       this.kept.splice(0, this.head);
       this.sizes.splice(0, this.head);

@@ -51,6 +51,8 @@ export interface HubOptions {
   broker?: Broker;
   /** History bounds per channel for the default in-memory broker (history.ts). */
   history?: HistoryLimits;
+  /** All histories together, for the default in-memory broker, bytes (brokers/memory.ts). Default 256 MiB. */
+  maxHistoryBytes?: number;
   /** Asked before every subscribe, publish and presence request; false refuses it with FORBIDDEN. */
   authorize?: (request: AuthorizeRequest) => boolean | Promise<boolean>;
   /** Largest client message (JSON text), bytes. Default 64 KiB. */
@@ -196,7 +198,12 @@ export class Hub {
   constructor(options: HubOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.broker =
-      options.broker ?? new MemoryBroker({ now: () => this.clock.now(), history: options.history });
+      options.broker ??
+      new MemoryBroker({
+        now: () => this.clock.now(),
+        history: options.history,
+        maxHistoryBytes: options.maxHistoryBytes,
+      });
     this.authorize = options.authorize;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.maxSubscriptions = options.maxSubscriptions ?? 1000;

@@ -5,9 +5,15 @@
  * (`recovered: false`, reason 'epoch') instead of receiving wrong ones.
  *
  * Bounds: channels with history are bounded in number (`maxChannels`; past it the channel listened to
- * by nobody and least recently published goes first), every history by HistoryLimits, the keys by
- * `maxIdempotencyKeys` (oldest forgotten first) and their age.
+ * by nobody and least recently published goes first), every history by HistoryLimits, all of them
+ * together by `maxHistoryBytes` (data plus PUBLICATION_OVERHEAD a publication; past it the histories
+ * of channels nobody listens to go first, least recently published first, then the oldest
+ * publications of the least recently published channels), the keys by `maxIdempotencyKeys` (oldest
+ * forgotten first) and their age. A key keeps what an ack needs (epoch, offset, time), never the data:
+ * the key is hashed to a fixed size, so 100,000 keys cost about 20 MiB whatever their channels and
+ * users.
  */
+import { createHash } from 'node:crypto';
 import type { Broker, PresenceMember, PublishOptions } from '../broker.js';
 import {
   ChannelHistory,
@@ -21,6 +27,13 @@ export interface MemoryBrokerOptions {
   history?: HistoryLimits;
   /** Channels whose history is kept. Default 10,000. */
   maxChannels?: number;
+  /**
+   * Memory of all histories together, bytes: data plus PUBLICATION_OVERHEAD (256) per publication.
+   * Past it, idle channels' histories go first (their subscribers resuming learn it: recovered false,
+   * 'epoch'), then the oldest publications of the least recently published channels ('trimmed').
+   * Default 256 MiB.
+   */
+  maxHistoryBytes?: number;
   /** Idempotency keys remembered. Default 100,000. */
   maxIdempotencyKeys?: number;
   /** How long a key is remembered, ms. Default 5 minutes. */
@@ -34,7 +47,10 @@ export interface MemoryBrokerOptions {
 export class MemoryBroker implements Broker {
   private readonly histories = new Map<string, ChannelHistory>();
   private readonly listening = new Map<string, number>();
-  private readonly keys = new Map<string, { publication: Publication; at: number }>();
+  /** Each history's footprint as last measured, bytes, summed in `historyBytes`. */
+  private readonly footprints = new Map<ChannelHistory, number>();
+  private historyBytes = 0;
+  private readonly keys = new Map<string, RememberedPublish>();
   private readonly presence = new Map<string, Map<string, PresenceMember>>();
   private readonly publicationHandlers: ((publication: Publication) => void)[] = [];
   private readonly presenceHandlers: ((
@@ -44,6 +60,7 @@ export class MemoryBroker implements Broker {
   ) => void)[] = [];
   private readonly limits: HistoryLimits;
   private readonly maxChannels: number;
+  private readonly maxHistoryBytes: number;
   private readonly maxKeys: number;
   private readonly keyTtl: number;
   private readonly now: () => number;
@@ -52,6 +69,7 @@ export class MemoryBroker implements Broker {
   constructor(options: MemoryBrokerOptions = {}) {
     this.limits = options.history ?? {};
     this.maxChannels = options.maxChannels ?? 10_000;
+    this.maxHistoryBytes = options.maxHistoryBytes ?? 256 * 1024 * 1024;
     this.maxKeys = options.maxIdempotencyKeys ?? 100_000;
     this.keyTtl = options.idempotencyTtlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
@@ -59,12 +77,18 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, data: string, options: PublishOptions): Promise<Publication> {
-    const key = options.idempotencyKey;
+    const key = options.idempotencyKey === undefined ? undefined : digest(options.idempotencyKey);
     if (key !== undefined) {
       const seen = this.keys.get(key);
-      if (seen !== undefined && this.now() - seen.at <= this.keyTtl) return seen.publication;
+      if (seen !== undefined && this.now() - seen.at <= this.keyTtl) {
+        // The first publish's position; the data is this retry's (the same, from the same client).
+        return { channel, epoch: seen.epoch, offset: seen.offset, time: seen.time, data, from: options.from };
+      }
     }
-    const publication = this.history(channel).append(data, options.from);
+    const history = this.history(channel);
+    const publication = history.append(data, options.from);
+    this.measure(history);
+    if (this.historyBytes > this.maxHistoryBytes) this.shed(history);
     if (key !== undefined) this.remember(key, publication);
     if ((this.listening.get(channel) ?? 0) > 0) {
       for (const handler of this.publicationHandlers) handler(publication);
@@ -122,8 +146,20 @@ export class MemoryBroker implements Broker {
     this.presenceHandlers.push(handler);
   }
 
+  /** Memory held by all histories now (data plus overhead), bytes, as last measured. */
+  get historyFootprint(): number {
+    return this.historyBytes;
+  }
+
+  /** Idempotency keys remembered now. */
+  get idempotencyKeys(): number {
+    return this.keys.size;
+  }
+
   async close(): Promise<void> {
     this.histories.clear();
+    this.footprints.clear();
+    this.historyBytes = 0;
     this.keys.clear();
     this.presence.clear();
   }
@@ -134,6 +170,7 @@ export class MemoryBroker implements Broker {
     if (history === undefined) {
       history = new ChannelHistory(channel, this.newEpoch(), this.limits, this.now);
       if (this.histories.size >= this.maxChannels) this.evictOne();
+      this.footprints.set(history, 0);
     } else {
       this.histories.delete(channel);
     }
@@ -145,19 +182,71 @@ export class MemoryBroker implements Broker {
   private evictOne(): void {
     for (const channel of this.histories.keys()) {
       if (!this.listening.has(channel)) {
-        this.histories.delete(channel);
+        this.drop(channel);
         return;
       }
     }
     const first = this.histories.keys().next();
-    if (first.done !== true) this.histories.delete(first.value);
+    if (first.done !== true) this.drop(first.value);
+  }
+
+  private drop(channel: string): void {
+    const history = this.histories.get(channel);
+    if (history === undefined) return;
+    this.histories.delete(channel);
+    this.historyBytes -= this.footprints.get(history) ?? 0;
+    this.footprints.delete(history);
+  }
+
+  /** Bring the history's accounted footprint up to date (it shrinks as publications age out). */
+  private measure(history: ChannelHistory): void {
+    const now = history.footprint;
+    this.historyBytes += now - (this.footprints.get(history) ?? 0);
+    this.footprints.set(history, now);
+  }
+
+  /**
+   * Over maxHistoryBytes: down to 90% of it (so that shedding is rare, not once per publish), by
+   * dropping the histories of channels nobody listens to, least recently published first (measuring
+   * each on the way: aged publications may have gone already), then the oldest publications of the
+   * least recently published channels. `current` (just published to) keeps its history if it can.
+   */
+  private shed(current: ChannelHistory): void {
+    const target = this.maxHistoryBytes * 0.9;
+    for (const [channel, history] of this.histories) {
+      if (this.historyBytes <= target) return;
+      this.measure(history);
+      if (history !== current && !this.listening.has(channel)) this.drop(channel);
+    }
+    for (const history of this.histories.values()) {
+      while (this.historyBytes > target && history.dropOldest()) this.measure(history);
+      if (this.historyBytes <= target) return;
+    }
   }
 
   private remember(key: string, publication: Publication): void {
-    this.keys.set(key, { publication, at: this.now() });
+    this.keys.set(key, {
+      epoch: publication.epoch,
+      offset: publication.offset,
+      time: publication.time,
+      at: this.now(),
+    });
     // Oldest first out: Map keeps insertion order.
     while (this.keys.size > this.maxKeys) this.keys.delete(this.keys.keys().next().value!);
   }
+}
+
+/** What a duplicate publish is answered with: the first one's position, never its data. */
+interface RememberedPublish {
+  readonly epoch: string;
+  readonly offset: number;
+  readonly time: number;
+  readonly at: number;
+}
+
+/** A key of any length as 22 characters (128 bits of SHA-256): a key's memory does not grow with it. */
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 22);
 }
 
 function randomEpoch(): string {
