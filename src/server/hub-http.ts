@@ -24,8 +24,13 @@ import { disconnectText, sseTransport } from './hub-sse.js';
 export interface HubHttpOptions {
   /** How long a long-poll GET waits for a message before answering empty, ms. Default 25 s. */
   pollTimeoutMs?: number;
-  /** Largest POST body, bytes (413 past it). Default 1 MiB. */
+  /**
+   * Largest POST body, bytes: 413 before reading for a Content-Length over it, as it passes it for a
+   * chunked body; the connection is closed. Default 1 MiB.
+   */
   maxPostBytes?: number;
+  /** Milliseconds a POST body has to arrive in full (408, closed). Default 10 s (DEFAULT_BODY_TIMEOUT_MS). */
+  bodyTimeoutMs?: number;
   /** SSE keepalive comment interval, ms. Default 15 s. */
   sseKeepAliveMs?: number;
 }
@@ -40,6 +45,7 @@ export class HubHttp {
   private readonly polling = new Map<string, { transport: PollingTransport; session: Session }>();
   private readonly pollTimeoutMs: number;
   private readonly maxPostBytes: number;
+  private readonly bodyTimeoutMs: number | undefined;
   private readonly sseKeepAliveMs: number;
 
   constructor(
@@ -51,6 +57,7 @@ export class HubHttp {
   ) {
     this.pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
     this.maxPostBytes = options.maxPostBytes ?? 1024 * 1024;
+    this.bodyTimeoutMs = options.bodyTimeoutMs;
     this.sseKeepAliveMs = options.sseKeepAliveMs ?? 15_000;
     mesh?.servePolls(this.remotePolls);
   }
@@ -209,7 +216,7 @@ export class HubHttp {
       this.unknownSession(res, true);
       return;
     }
-    const body = await readTextBody(req, res, this.maxPostBytes);
+    const body = await readTextBody(req, res, this.maxPostBytes, {}, this.bodyTimeoutMs);
     if (body === null) return;
     const lines = body.split('\n').filter((line) => line.trim() !== '');
     // Looked up again: the session may have ended, or moved here or away, while the body came.

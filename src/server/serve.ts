@@ -151,7 +151,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // Now that Redis is connected: the default connection limit counts the descriptors open so far.
   const limits = resolveHttpLimits(options.http);
   const channels = new SseChannels({ bodyTimeoutMs: limits.bodyTimeoutMs, ...options.sse });
-  const hubHttp = new HubHttp(hub, access, options.hubHttp, mesh);
+  const hubHttp = new HubHttp(hub, access, { bodyTimeoutMs: limits.bodyTimeoutMs, ...options.hubHttp }, mesh);
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
