@@ -29,7 +29,7 @@ export interface HttpLimitsOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Milliseconds a routes' body has to arrive in full once the route reads it (POST /publish,
+   * Milliseconds a request body has to arrive in full once the route reads it (POST /publish,
    * POST /hub/send); past it, 408 and closed. Default 10 s (DEFAULT_BODY_TIMEOUT_MS, see there).
    */
   bodyTimeoutMs?: number;
