@@ -74,6 +74,8 @@ export async function wsClient(base: string, query = ''): Promise<HubTestClient 
     ws.once('open', resolve);
     ws.once('error', reject);
   });
+  // `connected` may come a tick after the 101 (ws inflates permessage-deflate messages in zlib's pool).
+  await inbox.next('connected', 5000, false);
   return {
     ws,
     got: inbox.got,
