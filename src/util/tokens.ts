@@ -19,13 +19,30 @@ export function isToken(value: string): boolean {
 }
 
 /**
+ * Trim optional whitespace (RFC 9110 section 5.6.3: OWS is SP and HTAB only). Not
+ * String.prototype.trim, which also strips U+00A0 and line terminators: a latin1 head's 0xA0 byte is
+ * obs-text, part of the value, and `Connection: \xa0Upgrade` must not pass for `Upgrade`.
+ */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
  * Split a comma-separated list (`#token` in RFC 7230 section 7), trimming optional whitespace and
  * dropping empty elements, as the ABNF list rule allows.
  */
 export function splitList(value: string): string[] {
   const out: string[] = [];
   for (const part of value.split(',')) {
-    const trimmed = part.trim();
+    const trimmed = trimOws(part);
     if (trimmed !== '') out.push(trimmed);
   }
   return out;

@@ -10,6 +10,8 @@
  * than MAX_HEADER_FIELDS fields (`fieldLinesError`, which servers on Node's parser call too).
  */
 
+import { trimOws } from '../../util/tokens.js';
+
 export class HttpParseError extends Error {
   override readonly name = 'HttpParseError';
   constructor(
@@ -94,7 +96,7 @@ export function fieldLinesError(rawHeaders: readonly string[], rules: FieldLineR
       hosts++;
     } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
       for (const item of rawHeaders[i + 1]!.split(',')) {
-        const value = item.trim();
+        const value = trimOws(item);
         if (!/^\d+$/.test(value) || (length !== undefined && length !== value)) {
           return new HttpParseError(400, 'invalid or conflicting Content-Length');
         }

@@ -4,7 +4,7 @@
  * request and validates the server's answer. Randomness (the key's 16 bytes) is injected.
  */
 import { createHash } from 'node:crypto';
-import { type HeaderValue, hasToken, headerString, isToken, splitList } from '../../util/tokens.js';
+import { type HeaderValue, hasToken, headerString, isToken, splitList, trimOws } from '../../util/tokens.js';
 import { HandshakeError } from '../errors.js';
 import { type Extension, ExtensionSyntaxError, parseExtensions } from './extensions.js';
 
@@ -98,7 +98,7 @@ export function validateClientRequest(req: RequestHead): ClientRequest {
   if (!hasToken(headerString(h.connection), 'upgrade')) {
     throw new HandshakeError('WS_ERR_BAD_CONNECTION', 400, 'the Connection header must contain "Upgrade"');
   }
-  const version = headerString(h['sec-websocket-version'])?.trim();
+  const version = owsTrimmed(headerString(h['sec-websocket-version']));
   if (version !== '13') {
     throw new HandshakeError(
       'WS_ERR_BAD_VERSION',
@@ -109,7 +109,7 @@ export function validateClientRequest(req: RequestHead): ClientRequest {
       },
     );
   }
-  const key = headerString(h['sec-websocket-key'])?.trim();
+  const key = owsTrimmed(headerString(h['sec-websocket-key']));
   if (key === undefined || !isValidKey(key)) {
     throw new HandshakeError('WS_ERR_BAD_KEY', 400, 'missing or invalid Sec-WebSocket-Key');
   }
@@ -130,7 +130,7 @@ export function validateExtendedConnect(req: { method: string; headers: Headers 
   if (protocol !== 'websocket') {
     throw new HandshakeError('WS_ERR_BAD_UPGRADE', 501, `unsupported :protocol ${protocol}`);
   }
-  const version = headerString(h['sec-websocket-version'])?.trim();
+  const version = owsTrimmed(headerString(h['sec-websocket-version']));
   if (version !== '13') {
     throw new HandshakeError(
       'WS_ERR_BAD_VERSION',
@@ -152,7 +152,7 @@ function readOffers(h: Headers): Omit<ClientRequest, 'key'> {
   }
   let extensions: Extension[] = [];
   const extensionHeader = headerString(h['sec-websocket-extensions']);
-  if (extensionHeader !== undefined && extensionHeader.trim() !== '') {
+  if (extensionHeader !== undefined && trimOws(extensionHeader) !== '') {
     try {
       extensions = parseExtensions(extensionHeader);
     } catch (error) {
@@ -249,7 +249,7 @@ export function validateServerResponse(
   if (!hasToken(headerString(h.connection), 'upgrade')) {
     throw new HandshakeError('WS_ERR_BAD_CONNECTION', 101, 'the server did not answer Connection: Upgrade');
   }
-  const accept = headerString(h['sec-websocket-accept'])?.trim();
+  const accept = owsTrimmed(headerString(h['sec-websocket-accept']));
   if (accept !== acceptFor(sent.key)) {
     throw new HandshakeError('WS_ERR_BAD_ACCEPT', 101, 'Sec-WebSocket-Accept does not match the key sent');
   }
@@ -282,7 +282,7 @@ function readAgreement(
   const protocolHeader = headerString(h['sec-websocket-protocol']);
   let protocol = '';
   if (protocolHeader !== undefined) {
-    protocol = protocolHeader.trim();
+    protocol = trimOws(protocolHeader);
     if (!offered.includes(protocol)) {
       throw new HandshakeError(
         'WS_ERR_UNREQUESTED_PROTOCOL',
@@ -293,7 +293,7 @@ function readAgreement(
   }
   let extensions: Extension[] = [];
   const extensionHeader = headerString(h['sec-websocket-extensions']);
-  if (extensionHeader !== undefined && extensionHeader.trim() !== '') {
+  if (extensionHeader !== undefined && trimOws(extensionHeader) !== '') {
     try {
       extensions = parseExtensions(extensionHeader);
     } catch {
@@ -355,4 +355,8 @@ export function buildRefusal(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n${formatHeaderLines(headers)}\r\n${body}`
   );
+}
+
+function owsTrimmed(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : trimOws(value);
 }

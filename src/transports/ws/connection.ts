@@ -165,6 +165,8 @@ export class WebSocketConnection
   private framingFromQueue = false;
   /** The transport ended while a message was inflating: 'close' waits for it. */
   private eofPending = false;
+  /** The peer's FIN came while a message was inflating: our side ends once it is handled. */
+  private endAfterInflate = false;
   /** The server's `clients`, left on close (a field, not a listener closure per connection). */
   private registry: Set<WebSocketConnection> | null = null;
 
@@ -506,8 +508,19 @@ export class WebSocketConnection
 
   /** @internal */
   onSocketEnd(): void {
-    // The peer will send nothing more; finish our side too.
-    this.socket.end();
+    // The peer will send nothing more; finish our side too, but only after a message still inflating
+    // and what came behind it (a close frame, whose echo we owe; pings) are handled and answered.
+    if (this.deflate?.inboundPending) {
+      this.endAfterInflate = true;
+      return;
+    }
+    this.endOutput();
+  }
+
+  /** End our side of the transport, after whatever waits in the compression queue. */
+  private endOutput(): void {
+    if (this.deflate?.outboundPending) this.deflate.queueEnd();
+    else this.socket.end();
   }
 
   /** @internal */
@@ -600,6 +613,10 @@ export class WebSocketConnection
         this.updateReading();
       },
       inboundIdle: () => {
+        if (this.endAfterInflate) {
+          this.endAfterInflate = false;
+          this.endOutput();
+        }
         if (!this.eofPending) return;
         this.eofPending = false;
         this.finishClose();

@@ -264,13 +264,4 @@ export const httpHeadTarget: FuzzTarget = {
     checkHandshake(whole.head);
   },
   mutate: mutateLines,
-  known: [
-    {
-      signature: new RegExp(NBSP_AS_SPACE),
-      bug:
-        'util/tokens.ts splitList and handshake.ts trim header values with String.prototype.trim, which also ' +
-        'removes U+00A0 (byte 0xA0, obs-text in a latin1 head): "Connection: \\xa0Upgrade" or ' +
-        '"Sec-WebSocket-Version: 13\\xa0" pass, where OWS is SP and HTAB only',
-    },
-  ],
 };

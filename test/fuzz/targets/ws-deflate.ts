@@ -618,14 +618,5 @@ export const wsDeflateTarget: FuzzTarget = {
       `${EARLY_EOF}: events or bytes written differ`,
     );
   },
-  known: [
-    {
-      signature: new RegExp(EARLY_EOF),
-      bug:
-        "transports/ws/connection.ts onSocketEnd ends the socket's write side at once, while a message still " +
-        "inflates in the thread pool: the close frame owed after it (the echo of the peer's close, or the " +
-        "1007/1009 failure) and pongs are never written, and 'close' may still say wasClean",
-    },
-  ],
   mutate: mutateFrames,
 };

@@ -119,6 +119,12 @@ describe('handshake: validateClientRequest (server role)', () => {
     validateClientRequest(request({}, 'GET', '2.0'));
   });
 
+  it('takes only SP and HTAB for whitespace around values: a 0xA0 byte (latin1 U+00A0) is part of the value', () => {
+    expectRefused(request({ connection: '\u00a0Upgrade' }), 400, 'WS_ERR_BAD_CONNECTION');
+    expectRefused(request({ 'sec-websocket-version': '13\u00a0' }), 426, 'WS_ERR_BAD_VERSION');
+    validateClientRequest(request({ connection: ' \tUpgrade\t ', 'sec-websocket-version': '\t13 ' }));
+  });
+
   it('parses Upgrade and Connection token lists case-insensitively ("keep-alive, UPGRADE")', () => {
     const result = validateClientRequest(
       request({ upgrade: 'WebSocket', connection: 'keep-alive, UPGRADE' }),
