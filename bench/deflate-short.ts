@@ -10,6 +10,7 @@
  *   shared-deflate    shared mode, threshold 0: every message through zlib (the alternative)
  *   dedicated-plain   dedicated mode, threshold 1024: short ones plain (before; lws hangs)
  *   dedicated         dedicated mode, the default: threshold 0, every message deflated in the pool
+ *   ws                ws 8 with perMessageDeflate: true (context takeover: it deflates every message)
  *
  * Each measurement forks a fresh server (this file with --server VARIANT); the load generator runs
  * here: C connections each keep K messages in flight (plain masked frames up, echoes counted from
@@ -27,11 +28,13 @@ import { connect, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { WebSocketServer as WsServer } from 'ws';
 import { type PerMessageDeflateOptions, WebSocketServer } from '../src/index.js';
 import { storeMessage, unstoreMessage } from '../src/pipeline/stored-block.js';
 import { type CpuSample, cpuFraction, cpuSample } from './protocol.js';
 import { formatNumber, markdownTable, median } from './stats.js';
 
+/** Conduit's options per variant; 'ws' is the ws package with its defaults (runServer). */
 const VARIANTS: Record<string, false | PerMessageDeflateOptions> = {
   off: false,
   'shared-plain': { mode: 'shared', shortMessages: 'plain' },
@@ -39,6 +42,7 @@ const VARIANTS: Record<string, false | PerMessageDeflateOptions> = {
   'shared-deflate': { mode: 'shared', threshold: 0 },
   'dedicated-plain': { mode: 'dedicated', threshold: 1024 },
   dedicated: { mode: 'dedicated' },
+  ws: {},
 };
 
 const OFFER = 'permessage-deflate; client_no_context_takeover';
@@ -50,6 +54,7 @@ type FromServer = { type: 'ready'; port: number } | { type: 'cpu'; sample: CpuSa
 // Server ------------------------------------------------------------------------------------------
 
 async function runServer(variant: string): Promise<void> {
+  if (variant === 'ws') return runWsServer();
   const wss = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
@@ -62,7 +67,22 @@ async function runServer(variant: string): Promise<void> {
   });
   await once(wss, 'listening');
   const address = wss.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  serve(typeof address === 'object' && address !== null ? address.port : 0);
+}
+
+/** The ws package, for reference: perMessageDeflate true (its defaults), echoing with the type. */
+async function runWsServer(): Promise<void> {
+  const wss = new WsServer({ port: 0, host: '127.0.0.1', path: '/echo', perMessageDeflate: true });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('error', () => undefined);
+  });
+  await once(wss, 'listening');
+  const address = wss.address();
+  serve(typeof address === 'object' && address !== null ? address.port : 0);
+}
+
+function serve(port: number): void {
   setTimeout(() => process.exit(3), SERVER_LIFETIME_MS).unref();
   process.on('disconnect', () => process.exit(0));
   process.on('message', (m: ToServer) => {
@@ -245,6 +265,7 @@ function peerReadCost(size: number, runs: number): string[][] {
   const zlib = (payload: Buffer) => () =>
     inflateRawSync(Buffer.concat([payload, tail]), { finishFlush: constants.Z_SYNC_FLUSH });
   const cases: [string, () => unknown][] = [
+    ['plain (RSV1 clear): nothing to inflate', () => text],
     ['stored block, read by Conduit (no zlib)', () => unstoreMessage(stored)],
     ['stored block, read by zlib (ws, browsers, lws)', zlib(stored)],
     ['deflated message, read by zlib', zlib(deflated)],

@@ -21,19 +21,33 @@ const MAX_BLOCK = 0xffff;
 
 /** The payload of a compressed message that carries `data` in stored blocks (RSV1 set by the caller). */
 export function storeMessage(data: Uint8Array): Buffer {
-  const blocks = Math.ceil(data.length / MAX_BLOCK);
-  const out = Buffer.allocUnsafe(data.length + blocks * 5 + 1);
-  let at = 0;
-  for (let from = 0; from < data.length; from += MAX_BLOCK) {
-    const length = Math.min(MAX_BLOCK, data.length - from);
-    out[at] = 0x00;
-    out.writeUInt16LE(length, at + 1);
-    out.writeUInt16LE(length ^ 0xffff, at + 3);
-    out.set(data.subarray(from, from + length), at + 5);
-    at += 5 + length;
+  const size = data.length;
+  const blocks = Math.ceil(size / MAX_BLOCK);
+  const out = Buffer.allocUnsafe(size + blocks * 5 + 1);
+  if (blocks === 1) {
+    // The usual case (a short message): one block, no view of the data made.
+    writeBlockHeader(out, 0, size);
+    out.set(data, 5);
+  } else {
+    let at = 0;
+    for (let from = 0; from < size; from += MAX_BLOCK) {
+      const length = Math.min(MAX_BLOCK, size - from);
+      writeBlockHeader(out, at, length);
+      out.set(data.subarray(from, from + length), at + 5);
+      at += 5 + length;
+    }
   }
-  out[at] = 0x00;
+  out[out.length - 1] = 0x00;
   return out;
+}
+
+/** BFINAL=0 and BTYPE=00 (with the padding, one 00 byte), LEN and NLEN little-endian. */
+function writeBlockHeader(out: Buffer, at: number, length: number): void {
+  out[at] = 0x00;
+  out[at + 1] = length & 0xff;
+  out[at + 2] = length >>> 8;
+  out[at + 3] = ~length & 0xff;
+  out[at + 4] = (~length >>> 8) & 0xff;
 }
 
 /**
@@ -46,8 +60,10 @@ export function storeMessage(data: Uint8Array): Buffer {
 export function unstoreMessage(payload: Uint8Array): Buffer | null {
   const end = payload.length;
   let at = 0;
+  // The first block by position (no view made unless a second block needs joining to it).
+  let firstStart = -1;
+  let firstLength = 0;
   let pieces: Uint8Array[] | null = null;
-  let single: Uint8Array | null = null;
   let total = 0;
   for (;;) {
     // A block header at a byte boundary: BFINAL=0, BTYPE=00, padding 0 (anything else: zlib's job).
@@ -57,16 +73,17 @@ export function unstoreMessage(payload: Uint8Array): Buffer | null {
     const length = payload[at + 1]! | (payload[at + 2]! << 8);
     const complement = payload[at + 3]! | (payload[at + 4]! << 8);
     if ((length ^ complement) !== 0xffff || at + 5 + length > end) return null;
-    const block = payload.subarray(at + 5, at + 5 + length);
-    if (single === null && pieces === null) single = block;
-    else {
-      pieces ??= [single!];
-      pieces.push(block);
+    if (firstStart < 0) {
+      firstStart = at + 5;
+      firstLength = length;
+    } else {
+      pieces ??= [payload.subarray(firstStart, firstStart + firstLength)];
+      pieces.push(payload.subarray(at + 5, at + 5 + length));
     }
     total += length;
     at += 5 + length;
   }
-  const buffer = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   if (pieces !== null) return Buffer.concat(pieces, total);
-  return single === null ? Buffer.alloc(0) : buffer(single);
+  if (firstStart < 0) return Buffer.alloc(0);
+  return Buffer.from(payload.buffer, payload.byteOffset + firstStart, firstLength);
 }
