@@ -55,7 +55,11 @@ export interface ConnectOptions {
   livenessGraceMs?: number;
   /** Publishes waiting for their ack, at most (more are refused with LIMIT). Default 1,000. */
   maxPendingPublishes?: number;
-  /** A session to resume (another client's `session`, e.g. when switching transports by hand). */
+  /**
+   * The key of a session to resume (another client's `sessionKey`, e.g. when switching transports by
+   * hand). Keep it secret: it is all it takes to act as that session. The public `session` id does not
+   * resume anything.
+   */
   session?: string;
   /** Paths on the server. Default /ws, /hub/sse, /hub/poll, /hub/send. */
   paths?: Partial<TransportContext['paths']>;
@@ -105,8 +109,10 @@ const MAX_PENDING_REQUESTS = 1000;
 
 export class ConduitClient extends Emitter<ClientEvents> implements SubscriptionHost {
   state: ClientState = 'connecting';
-  /** The session id, once connected. */
+  /** The session id, once connected: public (it is in messages' `from` and in presence). */
   session: string | null = null;
+  /** What resumes the session, once connected: secret, only this client has it. */
+  sessionKey: string | null = null;
   private current: { kind: TransportKind; transport: ClientTransport; connected: boolean } | null = null;
   private choice = 0;
   private failures = 0;
@@ -130,7 +136,7 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
   ) {
     super();
     this.transports = options.transports ?? ['websocket', 'sse', 'polling'];
-    this.session = options.session ?? null;
+    this.sessionKey = options.session ?? null;
     if (this.transports.length === 0) throw new RangeError('transports: at least one');
     const location = (globalThis as { location?: { href: string } }).location;
     const base = new URL(url, location?.href).href.replace(/\/+$/, '');
@@ -245,7 +251,7 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
 
   private query(): URLSearchParams {
     const q = new URLSearchParams();
-    if (this.session !== null) q.set('session', this.session);
+    if (this.sessionKey !== null) q.set('session', this.sessionKey);
     if (this.token !== undefined) q.set('token', this.token);
     return q;
   }
@@ -358,8 +364,11 @@ export class ConduitClient extends Emitter<ClientEvents> implements Subscription
   }
 
   private connected(kind: TransportKind, m: ServerMessage): void {
-    const resumed = m.resumed === true && m.session === this.session;
+    const asked =
+      this.sessionKey === null ? null : this.sessionKey.slice(0, this.sessionKey.lastIndexOf('.'));
+    const resumed = m.resumed === true && m.session === asked;
     this.session = String(m.session);
+    this.sessionKey = typeof m.key === 'string' ? m.key : null;
     this.failures = 0;
     const ping = typeof m.ping === 'number' && m.ping > 0 ? m.ping : 25_000;
     this.livenessMs = 2 * ping + (this.options.livenessGraceMs ?? 10_000);

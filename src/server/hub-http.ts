@@ -5,15 +5,19 @@
  *   GET  /hub/poll?t=T&session=S       long-poll: waits for hub messages, answers NDJSON (hub-polling.ts)
  *   POST /hub/send?session=S           client messages, one JSON per line; 204
  *
- * `session` names the session to resume (absent on the first connection). `t` is the polling
- * transport's id, chosen by the client (16-64 characters of A-Z a-z 0-9 _ -): the first GET with a new
- * `t` opens the transport and is answered at once with `connected`. Every request passes the Origin
+ * `session` is the key of the session to resume (absent on the first connection): the `key` of its
+ * `connected`, which only its client holds; a bare session id (public) is refused with 400
+ * SESSION_KEY_REQUIRED. `t` is the polling transport's id, chosen by the client (16-64 characters of
+ * A-Z a-z 0-9 _ -): the first GET with a new `t` opens the transport and is answered at once with
+ * `connected`; later GETs of that `t` name its session's key too (403 otherwise). Every request passes the Origin
  * allow-list (403) and, with tokens on, carries the token (401 TOKEN_INVALID); a POST's user must be the
  * session's (403). HTTP/1.1 and HTTP/2 alike (the compatibility API).
  */
 import type { ServerResponse } from 'node:http';
+import { SESSION_KEY_REQUIRED_MESSAGE } from '../protocol/hub/messages.js';
 import type { Hub, HubIdentity } from '../session/hub.js';
 import type { Session } from '../session/session.js';
+import { SessionKeys } from '../session/session-keys.js';
 import { SseStream } from '../transports/sse/stream.js';
 import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
 import { type HubAccess, TokenError } from './hub-access.js';
@@ -116,9 +120,26 @@ export class HubHttp {
     for (const { transport } of [...this.polling.values()]) transport.close(1001, 'server shutting down');
   }
 
+  /**
+   * The session key of the request (`?session=KEY`), or null; a bare session id (a protocol version 1
+   * client) is answered 400 SESSION_KEY_REQUIRED here and `false` returned.
+   */
+  private sessionKey(url: URL, res: HttpResponse): string | null | false {
+    const key = url.searchParams.get('session');
+    if (key === null || !SessionKeys.isLegacy(key)) return key;
+    replyJson(
+      res,
+      400,
+      { type: 'error', code: 'SESSION_KEY_REQUIRED', message: SESSION_KEY_REQUIRED_MESSAGE },
+      true,
+    );
+    return false;
+  }
+
   private async sse(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
-    const resume = url.searchParams.get('session');
-    await this.mesh?.takeOver(resume, identity);
+    const resume = this.sessionKey(url, res);
+    if (resume === false) return;
+    await this.mesh?.takeOver(resume === null ? null : this.hub.sessionKeys.idOf(resume), identity);
     if (res.writableEnded || res.destroyed) return;
     const stream = new SseStream(req, res, {
       keepAliveMs: this.sseKeepAliveMs,
@@ -147,19 +168,26 @@ export class HubHttp {
       replyJson(res, 400, { error: 't: 16-64 characters of A-Z a-z 0-9 _ -' });
       return;
     }
+    const resume = this.sessionKey(url, res);
+    if (resume === false) return;
     const existing = this.polling.get(id);
     if (existing !== undefined && !existing.transport.closed) {
-      if (existing.session.user !== identity.user) {
-        replyJson(res, 403, { error: 'that transport belongs to another user' });
+      // A transport's later polls name its session by key: `t` alone is not proof enough.
+      if (
+        existing.session.user !== identity.user ||
+        resume === null ||
+        this.hub.sessionByKey(resume) !== existing.session
+      ) {
+        replyJson(res, 403, { error: 'that transport belongs to another session' });
         return;
       }
       this.wait(existing.transport, existing.session, responseWaiter(res));
       return;
     }
-    const resume = url.searchParams.get('session');
-    if (this.mesh !== null && resume !== null && this.hub.session(resume) === undefined) {
+    const resumeId = resume === null ? null : this.hub.sessionKeys.idOf(resume);
+    if (this.mesh !== null && resumeId !== null && this.hub.session(resumeId) === undefined) {
       // The transport may live on the node that holds the session: the GET waits there.
-      const lines = await this.mesh.poll(resume, identity.user, id, this.pollTimeoutMs);
+      const lines = await this.mesh.poll(resumeId, identity.user, id, this.pollTimeoutMs);
       if (lines === 'failed') {
         replyJson(res, 504, { error: 'the node holding the session did not answer' });
         return;
@@ -168,7 +196,7 @@ export class HubHttp {
         if (!res.writableEnded && !res.destroyed) answer(res, lines);
         return;
       }
-      await this.mesh.takeOver(resume, identity);
+      await this.mesh.takeOver(resumeId, identity);
     }
     if (res.writableEnded || res.destroyed) return;
     const transport = new PollingTransport(this.pollTimeoutMs, () => {
@@ -206,13 +234,16 @@ export class HubHttp {
   };
 
   private async send(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
-    const id = url.searchParams.get('session') ?? '';
-    const local = this.hub.session(id);
+    const key = this.sessionKey(url, res);
+    if (key === false) return;
+    // A key whose MAC fails names no session: answered as an unknown one.
+    const id = (key === null ? null : this.hub.sessionKeys.idOf(key)) ?? '';
+    const local = id === '' ? undefined : this.hub.session(id);
     if (local !== undefined && local.user !== identity.user) {
       replyJson(res, 403, { error: 'that session belongs to another user' }, true);
       return;
     }
-    if (local === undefined && this.mesh === null) {
+    if (local === undefined && (this.mesh === null || id === '')) {
       this.unknownSession(res, true);
       return;
     }
@@ -226,7 +257,7 @@ export class HubHttp {
       // Backpressure: while its publishes queue for a slow broker, the client's next POST waits.
       await this.hub.publishesSettled(session, POST_SETTLE_MS);
       (res as ServerResponse).writeHead(204).end();
-    } else if (this.mesh !== null && (await this.mesh.send(id, identity.user, lines))) {
+    } else if (this.mesh !== null && id !== '' && (await this.mesh.send(id, identity.user, lines))) {
       (res as ServerResponse).writeHead(204).end();
     } else {
       this.unknownSession(res, false);

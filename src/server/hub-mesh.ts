@@ -2,6 +2,7 @@
  * Several nodes, one URL, no sticky sessions: what the HTTP transports need from each other when a
  * load balancer sends a session's requests to any node. Over the Redis broker's connection:
  *
+ *   - the secret session keys are made with (P:session-secret, set once by the first node);
  *   - a session registry: P:session:<id> -> {node, user}, set when a node opens or adopts a session,
  *     refreshed while it holds it (TTL 90 s, more than the hub's 60 s session TTL), deleted when the
  *     session ends there (unless another node's entry replaced it);
@@ -79,6 +80,18 @@ export class HubMesh {
 
   async start(): Promise<void> {
     await this.subscriber.subscribe(this.inbox(this.node));
+  }
+
+  /**
+   * The secret every node makes session keys with (session-keys.ts), so that a key from one node
+   * resumes on another: the first node to start puts a random one in Redis, the others read it.
+   */
+  async sharedSessionSecret(): Promise<Buffer> {
+    const key = `${this.prefix}session-secret`;
+    await this.redis.set(key, randomBytes(32).toString('base64'), 'NX');
+    const secret = await this.redis.get(key);
+    if (secret === null) throw new Error(`Redis lost ${key} as it was set`);
+    return Buffer.from(secret, 'base64');
   }
 
   /** The polling transports of this node (hub-http.ts), for polls forwarded here. */

@@ -2,11 +2,18 @@
  * The hub's WebSocket transport: a WebSocketServer route whose clients speak the hub protocol
  * (docs/protocol.md) in text messages, subprotocol `conduit.v1`. Over HTTP/1.1 upgrade or HTTP/2
  * (RFC 8441) alike, as the WebSocketServer attached to the route takes both. A client resumes its
- * session with `?session=ID` in the URL and proves who it is with `?token=JWT` (hub-access.ts); a
+ * session with `?session=KEY` in the URL (the key of its `connected`: the id alone is public, and a
+ * bare id is refused with SESSION_KEY_REQUIRED and close code 4003) and proves who it is with `?token=JWT` (hub-access.ts); a
  * refused token gets a TOKEN_INVALID error and close code 4001 (a browser cannot read an HTTP status
  * of a refused upgrade, but it reads a close code).
  */
-import { encodeServerMessage, HubCloseCode, SUBPROTOCOL } from '../protocol/hub/messages.js';
+import {
+  encodeServerMessage,
+  HubCloseCode,
+  SESSION_KEY_REQUIRED_MESSAGE,
+  SUBPROTOCOL,
+} from '../protocol/hub/messages.js';
+import { SessionKeys } from '../session/session-keys.js';
 import type { Hub } from '../session/hub.js';
 import type { Session } from '../session/session.js';
 import type { HubTransport, Outbound } from '../session/transport.js';
@@ -42,12 +49,23 @@ export function serveHubOverWebSocket(
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
     const transport = new WebSocketHubTransport(ws, corker);
     const resume = url.searchParams.get('session');
+    if (resume !== null && SessionKeys.isLegacy(resume)) {
+      ws.send(
+        encodeServerMessage({
+          type: 'error',
+          code: 'SESSION_KEY_REQUIRED',
+          message: SESSION_KEY_REQUIRED_MESSAGE,
+        }),
+      );
+      ws.close(HubCloseCode.ClientTooOld, 'update the client: resuming needs the session key');
+      return;
+    }
     ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
     access
       .identify(url, req.headers.authorization)
       .then(
         async (identity) => {
-          await mesh?.takeOver(resume, identity);
+          await mesh?.takeOver(resume === null ? null : hub.sessionKeys.idOf(resume), identity);
           if (ws.readyState !== 1) return;
           let session: Session;
           try {

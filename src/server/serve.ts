@@ -148,6 +148,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   );
   const mesh = broker === undefined ? null : new HubMesh(broker, hub);
   await mesh?.start();
+  // A session's key must resume it on any node: all of them use the secret kept in Redis.
+  if (mesh !== null && options.hub?.sessionSecret === undefined)
+    hub.sessionKeys.use(await mesh.sharedSessionSecret());
   // Now that Redis is connected: the default connection limit counts the descriptors open so far.
   const limits = resolveHttpLimits(options.http);
   const channels = new SseChannels({ bodyTimeoutMs: limits.bodyTimeoutMs, ...options.sse });

@@ -30,6 +30,7 @@ import { MemoryBroker } from './brokers/memory.js';
 import type { HistoryLimits, Publication, Recovery } from './history.js';
 import { PublishGate, type PublishGateLimits } from './publish-gate.js';
 import { type QueuePolicyOptions, type SentTotals, Session, type Subscription } from './session.js';
+import { SessionKeys } from './session-keys.js';
 import { type HubTransport, Outbound, type TransportKind } from './transport.js';
 
 export type HubAction = 'subscribe' | 'publish' | 'presence';
@@ -92,6 +93,11 @@ export interface HubOptions {
   maxStrikes?: number;
   clock?: HubClock;
   newSessionId?: () => string;
+  /**
+   * The secret session keys are made with (session-keys.ts): at least 16 bytes. Default: random per
+   * process. Nodes that share sessions need the same one (`conduit serve --redis` agrees on one in Redis).
+   */
+  sessionSecret?: Uint8Array | string;
   /** This node's name, sent in `connected` (scale-out: which node a client is on). */
   node?: string;
 }
@@ -158,6 +164,8 @@ const CATCH_UP_WINDOW = 1000;
 
 export class Hub {
   readonly broker: Broker;
+  /** Makes and checks the keys that resume sessions (the id alone is public). */
+  readonly sessionKeys: SessionKeys;
   /** This node's name in `connected` (settable once the server knows its address). */
   node: string | undefined;
   private readonly sessions = new Map<string, Session>();
@@ -221,6 +229,7 @@ export class Hub {
     this.ttl = options.sessionTtlMs ?? 60_000;
     this.maxStrikes = options.maxStrikes ?? 20;
     this.newSessionId = options.newSessionId ?? (() => globalThis.crypto.randomUUID());
+    this.sessionKeys = new SessionKeys(options.sessionSecret);
     this.node = options.node;
     this.broker.onPublication((publication) => this.fanOut(publication));
     this.broker.onPresence((channel, change, member) => this.presenceChanged(channel, change, member));
@@ -230,13 +239,15 @@ export class Hub {
   }
 
   /**
-   * A client connected on `transport`. With the id of a session it had (`resume`), and the same user,
-   * it gets that session back; otherwise a new one (with SESSION_UNKNOWN first if it asked for one).
+   * A client connected on `transport`. With the key of a session it had (`resume`, from its
+   * `connected`), and the same user, it gets that session back; otherwise a new one (with
+   * SESSION_UNKNOWN first if it asked for one). A session's id alone resumes nothing: it is public.
    * Throws HubFullError when a new session would pass `maxSessions`.
    */
   open(transport: HubTransport, identity: HubIdentity, resume: string | null = null): Session {
     const now = this.clock.now();
-    let session = resume === null ? undefined : this.sessions.get(resume);
+    const id = resume === null ? null : this.sessionKeys.idOf(resume);
+    let session = id === null ? undefined : this.sessions.get(id);
     if (session !== undefined && session.user !== identity.user) session = undefined;
     let resumed = false;
     if (session !== undefined) {
@@ -269,6 +280,7 @@ export class Hub {
       type: 'connected',
       v: PROTOCOL_VERSION,
       session: session.id,
+      key: this.sessionKeys.keyFor(session.id),
       resumed,
       ping: this.pingInterval,
       transport: transport.kind,
@@ -363,9 +375,15 @@ export class Hub {
     return this.sessions.values();
   }
 
-  /** The session by id (for transports whose requests name it: SSE's POST, long-polling). */
+  /** The session by id (ids are public: never take one from a client, see sessionByKey). */
   session(id: string): Session | undefined {
     return this.sessions.get(id);
+  }
+
+  /** The session a client's key names, if the key is right and the session is held here. */
+  sessionByKey(key: string): Session | undefined {
+    const id = this.sessionKeys.idOf(key);
+    return id === null ? undefined : this.sessions.get(id);
   }
 
   /** One message from the client (JSON text). Never throws: bad input is answered with an error. */

@@ -132,9 +132,9 @@ describe('conduit serve: tokens and origins on every hub transport', () => {
     const ann = await token({ sub: 'ann' }, { expires: '1h' });
     const eve = await token({ sub: 'eve' }, { expires: '1h' });
     const sse = await sseClient(server.url, `?token=${ann}`, `&token=${ann}`);
-    assert.equal((await post(server.url, sse.session, [{ type: 'ping' }], `&token=${eve}`)).status, 403);
+    assert.equal((await post(server.url, sse.key, [{ type: 'ping' }], `&token=${eve}`)).status, 403);
     sse.kill();
-    const stolen = await wsClient(server.url, `?token=${eve}&session=${sse.session}`);
+    const stolen = await wsClient(server.url, `?token=${eve}&session=${sse.key}`);
     assert.equal((await stolen.next('error')).code, 'SESSION_UNKNOWN');
     assert.notEqual((await stolen.next('connected')).session, sse.session);
     stolen.kill();

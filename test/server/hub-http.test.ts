@@ -55,6 +55,7 @@ describe('conduit serve: the hub over SSE + POST and long-polling', () => {
   it('keeps the session across a change of transport: WebSocket, then long-polling, then SSE, with nothing lost', async () => {
     const ws = await wsClient(server.url);
     const session = ws.session;
+    const key = ws.key;
     await ws.send({ type: 'subscribe', id: 1, channel: 'move', presence: true });
     const subscribed = await ws.next('subscribed');
     await server.hub.publish('move', 'one');
@@ -62,7 +63,7 @@ describe('conduit serve: the hub over SSE + POST and long-polling', () => {
     ws.kill();
     // Published while the client is between transports.
     await server.hub.publish('move', 'two');
-    const poll = await pollingClient(server.url, `?session=${session}`);
+    const poll = await pollingClient(server.url, `?session=${key}`);
     const hello = await poll.next('connected');
     assert.deepEqual([hello.session, hello.resumed, hello.transport], [session, true, 'polling']);
     await poll.send({
@@ -76,7 +77,7 @@ describe('conduit serve: the hub over SSE + POST and long-polling', () => {
     assert.equal((await poll.next('message')).data, 'two');
     poll.kill();
     await server.hub.publish('move', 'three');
-    const sse = await sseClient(server.url, `?session=${session}`);
+    const sse = await sseClient(server.url, `?session=${key}`);
     assert.equal((await sse.next('connected')).resumed, true);
     await sse.send({
       type: 'subscribe',
@@ -98,26 +99,26 @@ describe('conduit serve: the hub over SSE + POST and long-polling', () => {
   it('a newer long-poll of the same transport answers the older one empty, and the stream goes on', async () => {
     const t = 'abcdefghijklmnopqrstuvwx';
     const first = await fetch(`${server.url}/hub/poll?t=${t}`);
-    const hello = JSON.parse((await first.text()).trim()) as { session: string };
-    const older = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.session}`);
+    const hello = JSON.parse((await first.text()).trim()) as { key: string };
+    const older = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.key}`);
     await new Promise((r) => setTimeout(r, 50));
-    const newer = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.session}`);
+    const newer = fetch(`${server.url}/hub/poll?t=${t}&session=${hello.key}`);
     assert.equal(await (await older).text(), '');
-    await post(server.url, hello.session, [{ type: 'ping' }]);
+    await post(server.url, hello.key, [{ type: 'ping' }]);
     assert.deepEqual(JSON.parse((await (await newer).text()).trim()), { type: 'pong' });
   });
 
   it('refuses bad requests with the right status and keeps the session', async () => {
     const poll = await pollingClient(server.url);
-    const unknown = await post(server.url, 'no-such-session', [{ type: 'ping' }]);
+    const unknown = await post(server.url, 'no-such-session.AAAAAAAAAAAAAAAAAAAAAA', [{ type: 'ping' }]);
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { code: string }).code, 'SESSION_UNKNOWN');
-    const big = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+    const big = await fetch(`${server.url}/hub/send?session=${poll.key}`, {
       method: 'POST',
       body: 'x'.repeat(1024 * 1024 + 1),
     });
     assert.equal(big.status, 413);
-    const notUtf8 = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+    const notUtf8 = await fetch(`${server.url}/hub/send?session=${poll.key}`, {
       method: 'POST',
       body: new Uint8Array([0xff, 0xfe]),
     });
@@ -126,7 +127,7 @@ describe('conduit serve: the hub over SSE + POST and long-polling', () => {
     assert.equal((await fetch(`${server.url}/hub/send`)).status, 405);
     assert.equal((await fetch(`${server.url}/hub/sse`, { method: 'POST' })).status, 405);
     // Bad lines in a POST get their protocol errors on the downstream; the good line still goes.
-    const mixed = await fetch(`${server.url}/hub/send?session=${poll.session}`, {
+    const mixed = await fetch(`${server.url}/hub/send?session=${poll.key}`, {
       method: 'POST',
       body: 'not json\n{"type":"warp","id":7,"channel":"x"}\n{"type":"ping"}\n',
     });
@@ -161,7 +162,7 @@ describe('conduit serve: hub liveness over HTTP transports', () => {
 
   it('closes a long-polling transport whose client stopped polling, and the session can still resume', async () => {
     const poll = await pollingClient(quick.url);
-    const session = poll.session;
+    const session = poll.key;
     poll.kill();
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(quick.hub.stats().transports.polling, 0);

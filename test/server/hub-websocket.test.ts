@@ -26,7 +26,7 @@ describe('conduit serve: the hub over WebSocket (/ws, conduit.v1)', () => {
 
     // The writer's socket dies; it comes back with its session and retries the same cmid.
     writer.kill();
-    const again = await wsClient(server.url, `?session=${hello.session}`);
+    const again = await wsClient(server.url, `?session=${hello.key}`);
     const resumed = await again.next('connected');
     assert.deepEqual([resumed.session, resumed.resumed], [hello.session, true]);
     await again.send({ type: 'publish', id: 1, channel: 'room', data: 'hello', cmid: 'w-1' });
@@ -64,7 +64,7 @@ describe('conduit serve: the hub over WebSocket (/ws, conduit.v1)', () => {
         assert.notEqual(server.hub.session(member.session), undefined, 'kept for a resume');
         assert.equal(leaves(), before, 'no leave');
         // Its client comes back and says bye: the session ends and presence leaves.
-        const back = await wsClient(server.url, `?session=${member.session}`);
+        const back = await wsClient(server.url, `?session=${member.key}`);
         assert.equal((await back.next('connected')).resumed, true);
         await back.send({ type: 'bye' });
         assert.equal((await watcher.next('leave')).member.session, member.session);

@@ -54,7 +54,7 @@ describe('scale-out on a Redis Cluster', () => {
   it('moves a session from node A to node B with its subscription, nothing lost', async () => {
     const [a, b] = servers as [RunningServer, RunningServer];
     const first = await wsClient(a.url);
-    const session = (await first.next('connected')).session;
+    const { session, key } = await first.next('connected');
     await first.send({ type: 'subscribe', id: 1, channel: 'moving' });
     const subscribed = await first.next('subscribed');
     const publisher = await wsClient(b.url);
@@ -75,7 +75,7 @@ describe('scale-out on a Redis Cluster', () => {
     first.kill();
     await publisher.send({ type: 'publish', id: 2, channel: 'moving', data: 'two', cmid: 'm2' });
     await publisher.next('ack');
-    const moved = await wsClient(b.url, `?session=${session}`);
+    const moved = await wsClient(b.url, `?session=${key}`);
     const hello = await moved.next('connected');
     assert.deepEqual([hello.session, hello.resumed], [session, true]);
     await moved.send({

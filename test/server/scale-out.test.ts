@@ -214,11 +214,11 @@ describe('scale-out: resuming a session on another node', () => {
       throw new Error(`timed out: ${what}`);
     };
     const dropped = await wsClient(nodes[0]!.url);
-    const id = (await dropped.next('connected')).session;
+    const { session: id, key } = await dropped.next('connected');
     // The node notes the session in Redis right after `connected`: let it land before the drop.
     const first = await entryOnce(id, (text) => text !== null, 'the registry entry of node A');
     dropped.kill();
-    const moved = await wsClient(nodes[1]!.url, `?session=${id}`);
+    const moved = await wsClient(nodes[1]!.url, `?session=${key}`);
     const hello = await moved.next('connected');
     assert.deepEqual([hello.session, hello.resumed], [id, true]);
     // Node B's entry replaced A's, and A letting the session go did not delete it.
@@ -229,12 +229,12 @@ describe('scale-out: resuming a session on another node', () => {
     await moved.send({ type: 'bye' });
     // The session is over: its entry goes with it.
     await entryOnce(id, (text) => text === null, 'the registry entry deleted after bye');
-    const late = await wsClient(nodes[2]!.url, `?session=${id}`);
+    const late = await wsClient(nodes[2]!.url, `?session=${key}`);
     assert.equal((await late.next('error')).code, 'SESSION_UNKNOWN');
     assert.notEqual((await late.next('connected')).session, id);
     late.kill();
     // Nor on the node where it ended.
-    const there = await wsClient(nodes[1]!.url, `?session=${id}`);
+    const there = await wsClient(nodes[1]!.url, `?session=${key}`);
     assert.equal((await there.next('error')).code, 'SESSION_UNKNOWN');
     there.kill();
   });

@@ -387,12 +387,12 @@ describe('the hub over HTTP/2: WebSocket by RFC 8441, SSE and POST as streams of
       // SSE down and POST up, as two more streams of the same HTTP/2 connection.
       const down = session.request({ ':path': '/hub/sse' });
       const parser = new EventStreamParser();
-      const sseGot: { type: string; session?: string; id?: number }[] = [];
+      const sseGot: { type: string; session?: string; key?: string; id?: number }[] = [];
       down.on('data', (chunk: Buffer) => {
         for (const item of parser.feed(chunk)) if (item.kind === 'event') sseGot.push(JSON.parse(item.data));
       });
       await waitFor(() => sseGot.some((m) => m.type === 'connected'));
-      const id = sseGot.find((m) => m.type === 'connected')!.session!;
+      const id = sseGot.find((m) => m.type === 'connected')!.key!;
       const publish = { type: 'publish', id: 7, channel: 'h2.room', data: 'over h2', cmid: 'h2-1' };
       const posted = await request(
         session,

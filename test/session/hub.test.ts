@@ -141,7 +141,7 @@ describe('Hub client publishes', () => {
     await settle();
     // The client reconnects on another transport and retries: same cmid.
     const t2 = new MemoryTransport('sse');
-    const s2 = hub.open(t2, { user: 'ann', channels: null }, s.id);
+    const s2 = hub.open(t2, { user: 'ann', channels: null }, hub.sessionKeys.keyFor(s.id));
     send(hub, s2, { type: 'publish', id: 1, channel: 'chat', data: 'hi', cmid: 'c-1' });
     await settle();
     assert.deepEqual(
@@ -225,19 +225,38 @@ describe('Hub sessions and liveness', () => {
     const t1 = new MemoryTransport();
     const s = hub.open(t1, anonymous);
     const t2 = new MemoryTransport('polling');
-    const again = hub.open(t2, anonymous, s.id);
+    const again = hub.open(t2, anonymous, hub.sessionKeys.keyFor(s.id));
     assert.equal(again, s);
     assert.equal(t1.closed?.code, 1000);
     assert.equal(t2.of('connected')[0]!.resumed, true);
     hub.detach(s, t2);
     clock.advance(2000);
     const t3 = new MemoryTransport();
-    const fresh = hub.open(t3, anonymous, s.id);
+    const fresh = hub.open(t3, anonymous, hub.sessionKeys.keyFor(s.id));
     assert.notEqual(fresh.id, s.id);
     assert.deepEqual(
       t3.received.map((m) => ('code' in m ? m.code : m.type)),
       ['SESSION_UNKNOWN', 'connected'],
     );
+  });
+
+  it('gives the session key in connected, and resumes with nothing else: not the public id, not a forged key', () => {
+    const { hub } = hubWith();
+    const t1 = new MemoryTransport();
+    const s = hub.open(t1, anonymous);
+    const hello = t1.of('connected')[0]!;
+    assert.equal(hello.session, s.id);
+    assert.equal(hello.key, hub.sessionKeys.keyFor(s.id));
+    assert.notEqual(hello.key, s.id);
+    for (const attempt of [s.id, `${s.id}.${'A'.repeat(22)}`, `${hello.key}x`, hello.key.slice(0, -1)]) {
+      const t = new MemoryTransport();
+      const other = hub.open(t, anonymous, attempt);
+      assert.notEqual(other, s, attempt);
+      assert.equal(t1.closed, null, 'the holder is not disturbed');
+      assert.equal(t.received[0]!.type, 'error');
+    }
+    assert.equal(hub.sessionByKey(hello.key), s);
+    assert.equal(hub.sessionByKey(s.id), undefined);
   });
 
   it('on a resumed session sends connected first, nothing queued for the old transport, and the rest once the client resubscribes', async () => {
@@ -252,7 +271,7 @@ describe('Hub sessions and liveness', () => {
     await hub.publish('feed', 'm3');
     hub.detach(s, t1);
     const t2 = new MemoryTransport();
-    hub.open(t2, anonymous, s.id);
+    hub.open(t2, anonymous, hub.sessionKeys.keyFor(s.id));
     await hub.publish('feed', 'm4');
     assert.deepEqual(
       t2.received.map((m) => m.type),
@@ -370,7 +389,7 @@ describe('Hub bounds', () => {
     assert.throws(() => hub.open(new MemoryTransport(), anonymous), { name: 'HubFullError' });
     // A resume is not a new session: it is let in.
     const back = new MemoryTransport();
-    assert.equal(hub.open(back, anonymous, a.id), a);
+    assert.equal(hub.open(back, anonymous, hub.sessionKeys.keyFor(a.id)), a);
     send(hub, a, { type: 'bye' });
     assert.equal(hub.session(a.id), undefined);
     assert.deepEqual(back.closed, { code: 1000, reason: 'session ended' });

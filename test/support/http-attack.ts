@@ -159,8 +159,9 @@ export async function hubSession(url: string): Promise<{ session: string; ws: We
   ws.on('error', () => undefined);
   const session = await new Promise<string>((resolve, reject) => {
     ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { type: string; session?: string };
-      if (message.type === 'connected' && message.session !== undefined) resolve(message.session);
+      // The session's key: what POSTs to it name (the id is public).
+      const message = JSON.parse(String(data)) as { type: string; key?: string };
+      if (message.type === 'connected' && message.key !== undefined) resolve(message.key);
     });
     ws.once('close', (code) => reject(new Error(`hub closed with ${code}`)));
   });

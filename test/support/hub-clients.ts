@@ -15,8 +15,10 @@ export type Message<T extends ServerMessage['type']> =
 export interface HubTestClient {
   /** Every server message received, in order. */
   readonly got: ServerMessage[];
-  /** The session id, once `connected` came. */
+  /** The session id, once `connected` came (public). */
   readonly session: string;
+  /** The session key, once `connected` came: what resumes the session (`?session=KEY`). */
+  readonly key: string;
   send(message: Record<string, unknown>): Promise<void>;
   /** The next message of `type` not yet taken (waits up to `ms`). */
   next<T extends ServerMessage['type']>(type: T, ms?: number): Promise<Message<T>>;
@@ -58,9 +60,17 @@ class Inbox {
   }
 
   session(): string {
+    return this.hello().session;
+  }
+
+  key(): string {
+    return this.hello().key;
+  }
+
+  private hello(): Message<'connected'> {
     const hello = this.got.find((m) => m.type === 'connected') as Message<'connected'> | undefined;
     if (hello === undefined) throw new Error('not connected yet');
-    return hello.session;
+    return hello;
   }
 }
 
@@ -82,13 +92,16 @@ export async function wsClient(base: string, query = ''): Promise<HubTestClient 
     get session() {
       return inbox.session();
     },
+    get key() {
+      return inbox.key();
+    },
     send: async (m) => ws.send(JSON.stringify(m)),
     next: (type, ms) => inbox.next(type, ms),
     kill: () => ws.terminate(),
   };
 }
 
-/** POST client messages of a session, one per line. Returns the response. */
+/** POST client messages of a session (named by its key), one per line. Returns the response. */
 export function post(base: string, session: string, messages: unknown[], extra = ''): Promise<Response> {
   return fetch(`${base}/hub/send?session=${session}${extra}`, {
     method: 'POST',
@@ -154,7 +167,7 @@ export async function pollingClient(
       for (const line of text.split('\n')) {
         if (line === '') continue;
         const message = JSON.parse(line) as ServerMessage;
-        if (message.type === 'connected') params.set('session', message.session);
+        if (message.type === 'connected') params.set('session', message.key);
         inbox.push(message);
         if (message.type === 'disconnect') stopped = true;
       }
@@ -183,8 +196,11 @@ function postingClient<T extends { kill(): void }>(
     get session() {
       return inbox.session();
     },
+    get key() {
+      return inbox.key();
+    },
     async send(m: Record<string, unknown>) {
-      const answer = await post(base, inbox.session(), [m], extra);
+      const answer = await post(base, inbox.key(), [m], extra);
       if (answer.status !== 204) throw new Error(`POST: ${answer.status} ${await answer.text()}`);
     },
     next: <K extends ServerMessage['type']>(type: K, ms?: number) => inbox.next(type, ms),

@@ -5,7 +5,7 @@
  * (sans-I/O: no sockets, no clock).
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** The WebSocket subprotocol of version 1. */
 export const SUBPROTOCOL = 'conduit.v1';
 
@@ -38,7 +38,10 @@ export type ServerMessage =
   | {
       type: 'connected';
       v: number;
+      /** The session's id: public (in messages' `from` and in presence). */
       session: string;
+      /** What resumes the session (`?session=KEY`): only this client is told; keep it secret. */
+      key: string;
       resumed: boolean;
       ping: number;
       transport: string;
@@ -91,8 +94,13 @@ export type HubErrorCode =
   | 'NOT_SUBSCRIBED'
   /** A resume offset this epoch has not reached. */
   | 'OFFSET_FROM_THE_FUTURE'
-  /** The session id given is unknown or expired: a new session was started. */
+  /** The session key given is unknown, expired or not this server's: a new session was started. */
   | 'SESSION_UNKNOWN'
+  /**
+   * A bare session id was given to resume (protocol version 1): refused, the id is public. The client
+   * must be updated to resume with the `key` of its `connected`.
+   */
+  | 'SESSION_KEY_REQUIRED'
   /** The token is missing, malformed, forged, expired or already used. */
   | 'TOKEN_INVALID'
   /** The broker could not take the request (try again). */
@@ -106,6 +114,8 @@ export const HubCloseCode = {
   Unauthorized: 4001,
   /** Too many bad messages in a row. */
   ProtocolViolation: 4002,
+  /** A client of protocol version 1 tried to resume with a bare session id (SESSION_KEY_REQUIRED). */
+  ClientTooOld: 4003,
   /** The per-session queue overflowed under the 'disconnect' policy. */
   SlowConsumer: 4008,
   /** No message or pong from the peer within the liveness bound. */
@@ -205,6 +215,10 @@ function position(value: unknown, id: number): WirePosition | null {
   }
   return { epoch: p.epoch, offset: p.offset as number };
 }
+
+/** What a client of protocol version 1 is told when it resumes with a bare session id. */
+export const SESSION_KEY_REQUIRED_MESSAGE =
+  'resuming needs the session key of `connected` (protocol version 2), not the public session id: update the client';
 
 /** The JSON text of a server message. */
 export function encodeServerMessage(message: ServerMessage): string {
