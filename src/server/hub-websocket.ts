@@ -13,9 +13,9 @@ import {
   SESSION_KEY_REQUIRED_MESSAGE,
   SUBPROTOCOL,
 } from '../protocol/hub/messages.js';
-import { SessionKeys } from '../session/session-keys.js';
 import type { Hub } from '../session/hub.js';
 import type { Session } from '../session/session.js';
+import { SessionKeys } from '../session/session-keys.js';
 import type { HubTransport, Outbound } from '../session/transport.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
