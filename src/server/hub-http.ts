@@ -19,6 +19,7 @@ import type { Hub, HubIdentity } from '../session/hub.js';
 import type { Session } from '../session/session.js';
 import { SessionKeys } from '../session/session-keys.js';
 import { SseStream } from '../transports/sse/stream.js';
+import { type Admission, isRefusal, openSession, type Refusal } from './admission.js';
 import { type HttpRequest, type HttpResponse, readTextBody, replyJson } from './http-body.js';
 import { type HubAccess, TokenError } from './hub-access.js';
 import type { HubMesh, RemotePolls } from './hub-mesh.js';
@@ -58,6 +59,8 @@ export class HubHttp {
     options: HubHttpOptions = {},
     /** With several nodes (Redis): requests for sessions held elsewhere go there (hub-mesh.ts). */
     private readonly mesh: HubMesh | null = null,
+    /** Limits per client address on new sessions (admission.ts). */
+    private readonly admission: Admission | null = null,
   ) {
     this.pollTimeoutMs = options.pollTimeoutMs ?? 25_000;
     this.maxPostBytes = options.maxPostBytes ?? 1024 * 1024;
@@ -102,7 +105,7 @@ export class HubHttp {
       .then(
         (identity) => {
           if (path === '/hub/sse') return this.sse(req, res, url, identity);
-          if (path === '/hub/poll') return this.poll(res, url, identity);
+          if (path === '/hub/poll') return this.poll(req, res, url, identity);
           return this.send(req, res, url, identity);
         },
         (error: unknown) => {
@@ -141,6 +144,8 @@ export class HubHttp {
     if (resume === false) return;
     await this.mesh?.takeOver(resume === null ? null : this.hub.sessionKeys.idOf(resume), identity);
     if (res.writableEnded || res.destroyed) return;
+    const address = this.admission?.clientAddress(req) ?? '';
+    if (this.refuseNewSession(res, identity, resume, address)) return;
     const stream = new SseStream(req, res, {
       keepAliveMs: this.sseKeepAliveMs,
       // The hub holds messages in the session queue past 256 KiB (hub-sse.ts); this is a last resort.
@@ -149,7 +154,14 @@ export class HubHttp {
     const transport = sseTransport(stream);
     let session: Session;
     try {
-      session = this.hub.open(transport, identity, resume);
+      const opened = openSession(this.hub, this.admission, transport, identity, resume, address);
+      if (isRefusal(opened)) {
+        // Checked before the stream started (below): only a race ends up here.
+        stream.sendEncoded(`data: ${disconnectText(1013, opened.message)}\n\n`);
+        stream.close();
+        return;
+      }
+      session = opened;
     } catch (error) {
       stream.sendEncoded(`data: ${disconnectText(1013, (error as Error).message)}\n\n`);
       stream.close();
@@ -162,7 +174,8 @@ export class HubHttp {
     stream.on('close', () => this.hub.detach(session, transport));
   }
 
-  private async poll(res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
+  private async poll(req: HttpRequest, res: HttpResponse, url: URL, identity: HubIdentity): Promise<void> {
+    const address = this.admission?.clientAddress(req) ?? '';
     const id = url.searchParams.get('t') ?? '';
     if (!TRANSPORT_ID.test(id)) {
       replyJson(res, 400, { error: 't: 16-64 characters of A-Z a-z 0-9 _ -' });
@@ -204,7 +217,13 @@ export class HubHttp {
     });
     let session: Session;
     try {
-      session = this.hub.open(transport, identity, resume);
+      const opened = openSession(this.hub, this.admission, transport, identity, resume, address);
+      if (isRefusal(opened)) {
+        transport.close(1013, opened.message);
+        replyRefusal(res, opened);
+        return;
+      }
+      session = opened;
     } catch (error) {
       replyJson(res, 503, { error: (error as Error).message }, false, { 'retry-after': '5' });
       return;
@@ -264,6 +283,22 @@ export class HubHttp {
     }
   }
 
+  /** A request that would open a new session its address may not open now is answered 429 here. */
+  private refuseNewSession(
+    res: HttpResponse,
+    identity: HubIdentity,
+    resume: string | null,
+    address: string,
+  ): boolean {
+    if (this.admission === null) return false;
+    const existing = resume === null ? undefined : this.hub.sessionByKey(resume);
+    if (existing !== undefined && existing.user === identity.user) return false;
+    const refusal = this.admission.newSession(address);
+    if (refusal === null) return false;
+    replyRefusal(res, refusal);
+    return true;
+  }
+
   private unknownSession(res: HttpResponse, close: boolean): void {
     const message = 'that session is unknown or expired: reconnect';
     replyJson(res, 404, { type: 'error', code: 'SESSION_UNKNOWN', message }, close);
@@ -274,4 +309,17 @@ function corsHeaders(origin: string | undefined): Record<string, string> {
   // Only reached for allowed origins (or when every origin is allowed).
   if (origin === undefined) return {};
   return { 'access-control-allow-origin': origin, vary: 'Origin' };
+}
+
+/** 429 (or 503) with Retry-After and the refusal's reason, as JSON. */
+function replyRefusal(res: HttpResponse, refusal: Refusal): void {
+  replyJson(
+    res,
+    refusal.status,
+    { type: 'error', code: 'LIMIT', reason: refusal.reason, message: refusal.message },
+    false,
+    {
+      'retry-after': String(refusal.retryAfterSeconds),
+    },
+  );
 }

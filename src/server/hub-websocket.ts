@@ -20,6 +20,7 @@ import type { HubTransport, Outbound } from '../session/transport.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import type { WebSocketServer } from '../transports/ws/server.js';
+import { type Admission, isRefusal, openSession } from './admission.js';
 import { type HubAccess, TokenError } from './hub-access.js';
 import type { HubMesh } from './hub-mesh.js';
 
@@ -38,6 +39,8 @@ export function serveHubOverWebSocket(
   access: HubAccess,
   /** With several nodes: a session held by another node moves here (hub-mesh.ts). */
   mesh: HubMesh | null = null,
+  /** Limits per client address on new sessions (admission.ts). */
+  admission: Admission | null = null,
 ): void {
   const corker = new Corker();
   wss.on('connection', (ws, req) => {
@@ -61,6 +64,7 @@ export function serveHubOverWebSocket(
       return;
     }
     ws.on('message', (data, isBinary) => transport.received(hub, data, isBinary));
+    const address = admission?.clientAddress(req) ?? '';
     access
       .identify(url, req.headers.authorization)
       .then(
@@ -69,7 +73,13 @@ export function serveHubOverWebSocket(
           if (ws.readyState !== 1) return;
           let session: Session;
           try {
-            session = hub.open(transport, identity, resume);
+            const opened = openSession(hub, admission, transport, identity, resume, address);
+            if (isRefusal(opened)) {
+              // Too many new sessions from this address: 1013, try again later (the client backs off).
+              ws.close(1013, opened.message);
+              return;
+            }
+            session = opened;
           } catch (error) {
             // HubFullError: 1013, try again later (the client backs off).
             ws.close(1013, error instanceof Error ? error.message : 'hub full');

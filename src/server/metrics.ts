@@ -4,6 +4,7 @@
  * latency, and whether Redis is reachable when the hub runs on it.
  */
 import type { HubStats } from '../session/hub.js';
+import type { Admission } from './admission.js';
 
 export interface MetricsSources {
   hub: HubStats;
@@ -11,6 +12,8 @@ export interface MetricsSources {
   redis: string | null;
   /** SSE channel subscribers (GET /sse). */
   sseSubscribers: number;
+  /** Limits per client address, when the server has them. */
+  admission?: Pick<Admission, 'refused' | 'addresses' | 'handshakesInFlight'>;
 }
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -98,6 +101,23 @@ export function renderMetrics(sources: MetricsSources): string {
     parts.push(
       metric('conduit_redis_up', 'gauge', 'Whether the connection to Redis is ready (1) or not (0).', [
         [{ state: sources.redis }, sources.redis === 'ready' ? 1 : 0],
+      ]),
+    );
+  }
+  const admission = sources.admission;
+  if (admission !== undefined) {
+    parts.push(
+      metric(
+        'conduit_admission_refused_total',
+        'counter',
+        'Requests and connections refused by the limits per client address, by reason.',
+        Object.entries(admission.refused).map(([reason, n]): Sample => [{ reason }, n]),
+      ),
+      metric('conduit_admission_addresses', 'gauge', 'Client addresses tracked by admission control.', [
+        [{}, admission.addresses],
+      ]),
+      metric('conduit_websocket_handshakes_in_flight', 'gauge', 'WebSocket upgrades not answered yet.', [
+        [{}, admission.handshakesInFlight],
       ]),
     );
   }

@@ -38,6 +38,7 @@ import { Hub, type HubOptions } from '../session/hub.js';
 import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
+import { Admission, type AdmissionOptions } from './admission.js';
 import { Demo, type DemoOptions } from './demo.js';
 import { behindClose, replyJson } from './http-body.js';
 import { applyHttpLimits, type HttpLimitsOptions, resolveHttpLimits } from './http-limits.js';
@@ -76,6 +77,12 @@ export interface ServeOptions {
   hub?: HubOptions;
   /** Who may use the hub, on every transport: Origin allow-list and signed tokens (hub-access.ts). */
   access?: HubAccessOptions;
+  /**
+   * Limits per client address (admission.ts): connections (256), WebSocket handshakes in flight (32;
+   * 1,024 in all), new hub sessions (10 a second, bursts of 50) and sessions held (1,000), and the
+   * proxies whose X-Forwarded-For is believed. Answers: 429/503 with Retry-After, or close 1013.
+   */
+  admission?: AdmissionOptions;
   /** The hub's HTTP transports: poll timeout, POST size (hub-http.ts). */
   hubHttp?: HubHttpOptions;
   /**
@@ -154,7 +161,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // Now that Redis is connected: the default connection limit counts the descriptors open so far.
   const limits = resolveHttpLimits(options.http);
   const channels = new SseChannels({ bodyTimeoutMs: limits.bodyTimeoutMs, ...options.sse });
-  const hubHttp = new HubHttp(hub, access, { bodyTimeoutMs: limits.bodyTimeoutMs, ...options.hubHttp }, mesh);
+  const admission = new Admission(options.admission);
+  hub.onSessionEnded((session) => admission.sessionEnded(session.id));
+  const hubHttp = new HubHttp(
+    hub,
+    access,
+    { bodyTimeoutMs: limits.bodyTimeoutMs, ...options.hubHttp },
+    mesh,
+    admission,
+  );
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
@@ -204,6 +219,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         hub: hub.stats(),
         redis: broker?.status ?? null,
         sseSubscribers: channels.subscriberCount,
+        admission,
       });
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
     } else if (path === '/echo' || path === '/broadcast' || path === '/ws') {
@@ -230,6 +246,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   // Every TCP connection, to end them all on close (an HTTP/2 server has no closeAllConnections).
   const sockets = new Set<Socket>();
   http.on('connection', (socket: Socket) => {
+    // Past its address's limit a connection is answered 429 and closed (a trusted proxy's are not limited).
+    admission.connection(socket, options.tls === undefined);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -239,6 +257,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     maxPayload: options.maxPayload,
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
     perMessageDeflate: options.perMessageDeflate ?? { mode: 'shared' as const },
+    admit: admission.admitHandshake,
   };
   const echo = new WebSocketServer({
     ...common,
@@ -271,7 +290,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     handleProtocols: chooseHubProtocol,
     origins: (origin) => access.originAllowed(origin),
   });
-  serveHubOverWebSocket(hub, hubSockets, access, mesh);
+  serveHubOverWebSocket(hub, hubSockets, access, mesh, admission);
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -307,6 +326,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       channels.closeAll();
       demo?.close();
       await hub.close();
+      admission.close();
       await mesh?.close();
       await broker?.close();
       hubHttp.close();

@@ -572,6 +572,12 @@ export class Hub {
       return;
     }
     const current = session.subscriptions.get(m.channel);
+    // Checked again after the permission step: a burst of subscribes all passed the first check while
+    // none was added yet.
+    if (current === undefined && session.subscriptions.size >= this.maxSubscriptions) {
+      this.fail(session, m.id, 'LIMIT', `${this.maxSubscriptions} subscriptions at most`);
+      return;
+    }
     // A subscribe of a channel already subscribed re-syncs it from the position the client names.
     if (current !== undefined) session.queue.removeChannel(m.channel);
     const sub: Subscription = {

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { RunningServer } from '../../src/server/serve.js';
 import {
   assertLegitimateClientServed,
@@ -19,6 +21,15 @@ import {
 import { decodeClose, decodeFrames, encodeFrame } from '../support/frames.js';
 
 const ZERO_KEY = Uint8Array.of(0, 0, 0, 0);
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 /** A 1-byte fragment as the attack sent it: 7 bytes on the wire, mask key 0. */
 function tinyFragment(first: boolean): Buffer {
@@ -88,5 +99,24 @@ describe('attack: WebSocket framing', { timeout: 60_000 }, () => {
     assert.ok(grown < 32 * MiB, `buffers grew by ${(grown / MiB).toFixed(1)} MiB for 200 x 15 bytes`);
     await assertLegitimateClientServed(server.url);
     for (const socket of attackers) socket.destroy();
+  });
+
+  it('holds a few pongs at most for a client that floods empty pings and never reads', async () => {
+    const before = heapAfterGc();
+    const attacker = await rawWebSocket(server.port, '/echo');
+    attacker.on('error', () => undefined);
+    attacker.pause(); // never reads: the server's pongs pile up in the kernel, then in Node
+    const ping = encodeFrame({ opcode: 9, mask: ZERO_KEY });
+    const batch = Buffer.concat(Array.from({ length: 10_000 }, () => ping));
+    // 300,000 empty pings (1.8 MB). Before: a socket write per pong, ~120 bytes each, past the
+    // high-water mark's view (2 bytes each): ~35 MiB for this connection.
+    for (let i = 0; i < 30; i++) {
+      if (!attacker.write(batch)) await once(attacker, 'drain');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const grown = heapAfterGc() - before;
+    assert.ok(grown < 8 * MiB, `heap grew by ${(grown / MiB).toFixed(1)} MiB`);
+    await assertLegitimateClientServed(server.url);
+    attacker.destroy();
   });
 });

@@ -382,6 +382,25 @@ describe('Hub slow consumers', () => {
 });
 
 describe('Hub bounds', () => {
+  it('holds maxSubscriptions when a burst of subscribes waits on an asynchronous authorize hook', async () => {
+    const { hub } = hubWith({
+      maxSubscriptions: 100,
+      authorize: () => new Promise((resolve) => setTimeout(() => resolve(true), 5)),
+    });
+    const t = new MemoryTransport();
+    const s = hub.open(t, anonymous);
+    for (let i = 0; i < 150; i++) send(hub, s, { type: 'subscribe', id: i + 1, channel: `c${i}` });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await settle();
+    assert.equal(s.subscriptions.size, 100);
+    assert.equal(t.of('subscribed').length, 100);
+    assert.equal(
+      t.of('error').filter((e) => e.code === 'LIMIT').length,
+      50,
+      'every subscribe past the bound is refused, also those that passed the first check',
+    );
+  });
+
   it('refuses a session past maxSessions (HubFullError), and takes one again once a session ended', async () => {
     const { hub } = hubWith({ maxSessions: 2 });
     const a = hub.open(new MemoryTransport(), anonymous);

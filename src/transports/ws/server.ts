@@ -69,6 +69,12 @@ export interface WebSocketServerOptions {
   heartbeatInterval?: number;
   /** Allowed Origin values (exact match), or a predicate. A browser from elsewhere gets 403. */
   origins?: readonly string[] | ((origin: string | undefined, req: IncomingMessage) => boolean);
+  /**
+   * Admission, before anything else is done for an upgrade request: a HandshakeError refuses it at once
+   * (its status and headers), or the function returned is called once the handshake is over, accepted
+   * or not (handshakes in flight: server/admission.ts).
+   */
+  admit?: (req: IncomingMessage) => HandshakeError | (() => void);
   /** Decide whether to accept a request; may be async. Refuse with any status and headers. */
   authenticate?: (req: IncomingMessage) => AuthResult | Promise<AuthResult>;
   /**
@@ -294,7 +300,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     head: Buffer,
     cb: (socket: WebSocketConnection, req: IncomingMessage) => void,
   ): void {
-    void this.upgrade(req, socket, head, cb);
+    const admitted = this.options.admit?.(req);
+    if (admitted instanceof HandshakeError) {
+      socket.on('error', () => socket.destroy());
+      refuse(socket, admitted);
+      return;
+    }
+    if (admitted === undefined) {
+      void this.upgrade(req, socket, head, cb);
+      return;
+    }
+    this.upgrade(req, socket, head, cb).then(admitted, admitted);
   }
 
   private async upgrade(
