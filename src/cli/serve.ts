@@ -23,6 +23,12 @@ const HELP = `Usage: conduit serve [options]
   --redis-replicas N with --redis or --redis-sentinels: acknowledge a publish once N replicas have it
                     (Redis WAIT): a failover cannot lose an acknowledged message
   --redis-prefix P  prefix of every Redis key and pub/sub channel (default conduit:)
+  --trust-proxy ADDRS   proxies (exact addresses, comma-separated) whose X-Forwarded-For names the
+                    client: behind a reverse proxy, set it, or every client counts as the proxy's address
+  --max-connections-per-address N   TCP connections one client address may hold (default 256; 429)
+  --new-sessions-per-second N       new hub sessions a second per client address (default 10, bursts of
+                    5x; 429 or close 1013)
+  --max-sessions-per-address N      hub sessions held per client address (default 1000)
   --log-level L     structured logs (JSON lines, pino) on stderr: debug, info (default), warn, error, silent
 
 Endpoints: GET / (demo page: chat, market ticker), GET /conduit.js (hub client),
@@ -105,6 +111,10 @@ export async function runServe(argv: string[]): Promise<number> {
       'redis-sentinel-name': { type: 'string', default: 'mymaster' },
       'redis-prefix': { type: 'string' },
       'redis-replicas': { type: 'string' },
+      'trust-proxy': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'new-sessions-per-second': { type: 'string' },
+      'max-sessions-per-address': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -127,7 +137,39 @@ export async function runServe(argv: string[]): Promise<number> {
     throw new Error(`--log-level expects debug, info, warn, error or silent, got '${level}'`);
   }
   const logger = level === 'silent' ? undefined : pino({ level, base: { pid: process.pid } }, destination(2));
+  const rate =
+    values['new-sessions-per-second'] === undefined
+      ? undefined
+      : parseInteger(values['new-sessions-per-second'], '--new-sessions-per-second');
+  const admission = {
+    ...(values['trust-proxy'] === undefined
+      ? {}
+      : {
+          trustedProxies: values['trust-proxy']
+            .split(',')
+            .map((a) => a.trim())
+            .filter((a) => a !== ''),
+        }),
+    ...(values['max-connections-per-address'] === undefined
+      ? {}
+      : {
+          maxConnectionsPerAddress: parseInteger(
+            values['max-connections-per-address'],
+            '--max-connections-per-address',
+          ),
+        }),
+    ...(rate === undefined ? {} : { newSessionsPerSecond: rate, newSessionsBurst: 5 * rate }),
+    ...(values['max-sessions-per-address'] === undefined
+      ? {}
+      : {
+          maxSessionsPerAddress: parseInteger(
+            values['max-sessions-per-address'],
+            '--max-sessions-per-address',
+          ),
+        }),
+  };
   const server = await startServer({
+    admission,
     logger,
     perMessageDeflate: parseDeflateMode(values.deflate),
     demo: values['no-demo'] !== true,

@@ -63,6 +63,40 @@ describe('conduit CLI', () => {
     assert.equal(await serve.exited, 0);
   });
 
+  it('serve counts clients behind --trust-proxy by X-Forwarded-For, with --new-sessions-per-second', async () => {
+    const serve = run([
+      'serve',
+      '--port',
+      '0',
+      '--trust-proxy',
+      '127.0.0.1',
+      '--new-sessions-per-second',
+      '2',
+    ]);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const poll = async (n: number, client: string) => {
+      const res = await fetch(
+        `http://127.0.0.1:${port}/hub/poll?t=transport${client.replaceAll('.', '')}x${n}`,
+        {
+          headers: { 'x-forwarded-for': client },
+        },
+      );
+      await res.text();
+      return res.status;
+    };
+    const started = performance.now();
+    const first = await Promise.all(Array.from({ length: 30 }, (_, i) => poll(i, '198.51.100.7')));
+    const seconds = (performance.now() - started) / 1000;
+    // A burst of 5 x 2 = 10 new sessions for that client, then 2 a second; the rest 429.
+    const ok = first.filter((status) => status === 200).length;
+    assert.ok(ok >= 10 && ok <= 10 + Math.ceil(2 * seconds), `${ok} accepted in ${seconds.toFixed(2)} s`);
+    assert.equal(first.filter((status) => status === 429).length, 30 - ok);
+    // Another client behind the same proxy is not concerned.
+    assert.equal(await poll(0, '198.51.100.8'), 200);
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+  });
+
   it('serve forwards /broadcast text to every client, the sender included', async () => {
     const serve = run(['serve', '--port', '0']);
     const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
