@@ -22,6 +22,7 @@ export { setZlibConcurrency } from './pipeline/zlib-limiter.js';
 export { HandshakeError, ProtocolError } from './protocol/errors.js';
 export { encodeComment, encodeEvent, encodeRetry, type SseMessage } from './protocol/sse/encoder.js';
 export { EventStreamParser, type SseEvent, type SseItem } from './protocol/sse/parser.js';
+export { AssemblyBudget } from './protocol/ws/assembly.js';
 export { CloseCode, isValidWireCloseCode } from './protocol/ws/close-codes.js';
 export type { FrameInfo } from './protocol/ws/connection.js';
 export { HubAccess, type HubAccessOptions } from './server/hub-access.js';

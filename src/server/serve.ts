@@ -32,6 +32,7 @@ import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { PerMessageDeflateOptions } from '../pipeline/permessage-deflate.js';
 import { fieldLinesError } from '../protocol/http1/request-head.js';
+import { AssemblyBudget } from '../protocol/ws/assembly.js';
 import { CloseCode } from '../protocol/ws/close-codes.js';
 import { RedisBroker, type RedisBrokerOptions } from '../session/brokers/redis.js';
 import { Hub, type HubOptions } from '../session/hub.js';
@@ -59,6 +60,11 @@ export interface ServeOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Largest message accepted, bytes. Default 16 MiB. */
   maxPayload?: number;
+  /**
+   * Memory for the messages being received on every WebSocket route together, bytes: past it the
+   * connection whose message would grow closes with 1013. Default 512 MiB.
+   */
+  receiveBudget?: number;
   /** Heartbeat ping interval, ms (0: off). Default 30 s. */
   heartbeatInterval?: number;
   /**
@@ -258,6 +264,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     heartbeatInterval: options.heartbeatInterval ?? 30_000,
     perMessageDeflate: options.perMessageDeflate ?? { mode: 'shared' as const },
     admit: admission.admitHandshake,
+    receiveBudget: new AssemblyBudget(options.receiveBudget ?? 512 * 1024 * 1024),
   };
   const echo = new WebSocketServer({
     ...common,

@@ -119,4 +119,29 @@ describe('attack: WebSocket framing', { timeout: 60_000 }, () => {
     await assertLegitimateClientServed(server.url);
     attacker.destroy();
   });
+
+  it('closes with 1013 the connection whose message would pass the shared receive budget, and serves others', async () => {
+    const small = await startTarget({ receiveBudget: 24 * MiB });
+    try {
+      const attackers = await Promise.all([1, 2, 3].map(() => rawWebSocket(small.port, '/echo')));
+      const results = attackers.map((socket) => untilClosed(socket, 10_000));
+      // Each sends 10 MiB of a 16 MiB message, and nothing more: 30 MiB would be held without the budget.
+      const head = encodeFrame({ opcode: 2, length: 16 * MiB, payload: Buffer.alloc(0), mask: ZERO_KEY });
+      const chunk = Buffer.alloc(MiB, 0x61);
+      for (const socket of attackers) socket.write(head);
+      for (let i = 0; i < 10; i++) {
+        for (const socket of attackers) if (!socket.destroyed) socket.write(chunk);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const closed = await Promise.race([
+        Promise.any(results),
+        new Promise<Buffer>((_, reject) => setTimeout(() => reject(new Error('no connection closed')), 5000)),
+      ]);
+      assert.equal(closeCodeOf(closed), 1013);
+      await assertLegitimateClientServed(small.url);
+      for (const socket of attackers) socket.destroy();
+    } finally {
+      await small.close();
+    }
+  });
 });

@@ -8,7 +8,7 @@
  */
 import { isValidUtf8, Utf8Validator } from '../../util/utf8.js';
 import { ProtocolError } from '../errors.js';
-import { MessageAssembly } from './assembly.js';
+import { type AssemblyBudget, BudgetExceededError, MessageAssembly } from './assembly.js';
 import { CloseCode, isValidApplicationCloseCode, isValidWireCloseCode } from './close-codes.js';
 import { type FrameHeader, FrameParser, type FrameSink } from './frame-parser.js';
 import { encodeClosePayload, serializeFrame } from './frame-writer.js';
@@ -55,6 +55,11 @@ export interface ConnectionOptions {
    * fragments (65,537 frames) passes.
    */
   maxFragments?: number;
+  /**
+   * Memory shared by the messages being received on many connections (a server's): past it, the
+   * connection whose message would grow fails with 1013 (try again later). Default: none.
+   */
+  budget?: AssemblyBudget;
   /** Source of 4-byte masking keys; required for the client role (inject crypto randomness). */
   generateMask?: () => Uint8Array;
   /** An extension negotiated the RSV1 bit (permessage-deflate): allowed on a message's first frame. */
@@ -111,7 +116,7 @@ export class Connection implements FrameSink {
   private messageLength = 0;
   private messageFragments = 0;
   /** The message's payload as it arrives (grows with bytes received, not with declared lengths). */
-  private readonly message = new MessageAssembly();
+  private readonly message: MessageAssembly;
   /** Incremental UTF-8 state, created the first time a text message needs it. */
   private utf8: Utf8Validator | null = null;
   /** Validate this message's text incrementally (fragmented or split across reads). */
@@ -126,6 +131,7 @@ export class Connection implements FrameSink {
     this.handler = handler;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.message = new MessageAssembly(options.budget ?? null);
     this.generateMask = options.generateMask ?? null;
     if (this.role === 'client' && this.generateMask === null) {
       throw new TypeError('the client role needs generateMask (RFC 6455 section 5.3)');
@@ -294,8 +300,15 @@ export class Connection implements FrameSink {
     try {
       this.message.push(piece, bound);
     } catch (error) {
-      // Out of memory for this message: this connection pays, not the process.
-      this.fail('WS_ERR_ALLOCATION_FAILED', 1011, `cannot allocate the message: ${(error as Error).message}`);
+      // Out of memory, or over the shared budget, for this message: this connection pays, not the process.
+      if (error instanceof BudgetExceededError)
+        this.fail('WS_ERR_BUDGET_EXCEEDED', 1013, 'server busy: try again later');
+      else
+        this.fail(
+          'WS_ERR_ALLOCATION_FAILED',
+          1011,
+          `cannot allocate the message: ${(error as Error).message}`,
+        );
     }
   }
 

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { DeflateCodec } from '../../pipeline/permessage-deflate.js';
 import { storeMessage } from '../../pipeline/stored-block.js';
 import type { ProtocolError } from '../../protocol/errors.js';
+import type { AssemblyBudget } from '../../protocol/ws/assembly.js';
 import {
   Connection,
   type ConnectionHandler,
@@ -53,6 +54,8 @@ export interface ConnectionAdapterOptions {
   maxPayload?: number;
   /** Frames one message may span; past it 1008. Default 16,384 (protocol/ws/connection.ts). */
   maxFragments?: number;
+  /** Memory shared by the messages being received on many connections; past it 1013. */
+  budget?: AssemblyBudget;
   /** How long to wait for the peer to finish the closing handshake before destroying the socket. */
   closeTimeout?: number;
   /** Bytes queued for writing above which reading pauses until the queue drains. Default 1 MiB. */
@@ -188,6 +191,7 @@ export class WebSocketConnection
         role: options.role,
         maxPayload: options.maxPayload,
         maxFragments: options.maxFragments,
+        budget: options.budget,
         allowRsv1: options.deflate != null,
         generateMask: options.role === 'client' ? randomMask : undefined,
         // Pongs are answered here, at most one waiting (answerPing).

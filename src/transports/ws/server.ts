@@ -21,6 +21,7 @@ import {
 } from '../../pipeline/permessage-deflate.js';
 import { HandshakeError } from '../../protocol/errors.js';
 import { fieldLinesError } from '../../protocol/http1/request-head.js';
+import { AssemblyBudget } from '../../protocol/ws/assembly.js';
 import { DEFAULT_MAX_PAYLOAD } from '../../protocol/ws/connection.js';
 import {
   buildAcceptResponse,
@@ -57,6 +58,13 @@ export interface WebSocketServerOptions {
   maxPayload?: number;
   /** Frames one message may span; past it the connection fails with 1008. Default 16,384. */
   maxFragments?: number;
+  /**
+   * Memory for the messages being received on all of this server's connections together, bytes, or a
+   * budget shared with other servers (`new AssemblyBudget(bytes)`). A connection whose message would
+   * grow past it fails with 1013 (try again later). It counts what was received, so a peer fills it
+   * only by sending. Default 512 MiB.
+   */
+  receiveBudget?: number | AssemblyBudget;
   /**
    * Milliseconds allowed from the upgrade request to the 101 answer, hooks included; on a standalone
    * server also the time a client may take to send its request head. Default 10 s.
@@ -107,6 +115,7 @@ export type WebSocketServerEvents = {
 };
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_RECEIVE_BUDGET = 512 * 1024 * 1024;
 /** Distinct permessage-deflate agreements a server keeps one shared copy of (see `intern`). */
 const MAX_INTERNED_AGREEMENTS = 32;
 
@@ -239,10 +248,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private closing: Promise<void> | null = null;
   private readonly deflateOptions: PerMessageDeflateOptions | null;
   private readonly deflateConfig: DeflateConfig;
+  /** Shared by the messages being received on every connection (receiveBudget). */
+  private readonly receiveBudget: AssemblyBudget;
 
   constructor(options: WebSocketServerOptions) {
     super();
     this.options = options;
+    const budget = options.receiveBudget ?? DEFAULT_RECEIVE_BUDGET;
+    this.receiveBudget = typeof budget === 'number' ? new AssemblyBudget(budget) : budget;
     const modes =
       Number(options.server !== undefined) +
       Number(options.port !== undefined) +
@@ -513,6 +526,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       deflate: decided.deflate,
       maxPayload: this.options.maxPayload,
       maxFragments: this.options.maxFragments,
+      budget: this.receiveBudget,
       closeTimeout: this.options.closeTimeout,
       highWaterMark: this.options.highWaterMark,
       pauseOnBackpressure: this.options.pauseOnBackpressure ?? true,

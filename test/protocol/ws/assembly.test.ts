@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MessageAssembly, MIN_CAPACITY } from '../../../src/protocol/ws/assembly.js';
+import {
+  AssemblyBudget,
+  BudgetExceededError,
+  MessageAssembly,
+  MIN_CAPACITY,
+} from '../../../src/protocol/ws/assembly.js';
 
 /** The buffer behind what take() returned: its capacity is what the assembly allocated last. */
 function capacityOf(view: Buffer): number {
@@ -64,5 +69,23 @@ describe('MessageAssembly', () => {
     const out = assembly.take();
     assert.equal(out.length, 16_384);
     assert.ok(capacityOf(out) <= 2 * 16_384);
+  });
+
+  it('reserves what it allocates from a shared budget, refuses past it, and gives it back when handed on', () => {
+    const budget = new AssemblyBudget(100_000);
+    const a = new MessageAssembly(budget);
+    const b = new MessageAssembly(budget);
+    a.push(Buffer.alloc(10, 1), 1_000_000);
+    assert.equal(budget.inUse, 0, 'a single piece is a view: nothing allocated');
+    a.push(Buffer.alloc(30_000, 2), 1_000_000);
+    const afterA = budget.inUse;
+    assert.ok(afterA >= 30_010 && afterA <= 2 * 30_010, `${afterA}`);
+    b.push(Buffer.alloc(10, 3), 1_000_000);
+    b.push(Buffer.alloc(30_000, 4), 1_000_000);
+    assert.throws(() => a.push(Buffer.alloc(60_000, 5), 1_000_000), BudgetExceededError);
+    assert.equal(a.take().length, 30_010, 'what was received is intact');
+    assert.ok(budget.inUse < afterA + 1 && budget.inUse > 0, 'a gave its buffer back');
+    b.reset();
+    assert.equal(budget.inUse, 0);
   });
 });
