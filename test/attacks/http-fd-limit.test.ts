@@ -35,7 +35,12 @@ describe('attack: connections up to the open-file limit (prlimit --nofile=128)',
   });
 
   it('refuses connections past its limit as they come, logs it once, and serves the ones it has', async () => {
-    const listening = server.logLines().find((line) => line.msg === 'listening');
+    // The log goes to stderr, the URL to stdout: under load the log line can come a little later.
+    let listening = server.logLines().find((line) => line.msg === 'listening');
+    for (let i = 0; i < 100 && listening === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listening = server.logLines().find((line) => line.msg === 'listening');
+    }
     const limit = listening?.maxConnections;
     assert.ok(typeof limit === 'number' && limit > 10 && limit < OPEN_FILES - 32, `limit ${limit}`);
 
