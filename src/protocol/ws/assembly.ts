@@ -8,13 +8,21 @@
  * A payload that arrives whole, in one read and one frame (the common case), is handed on as the view
  * the parser gave, without a copy.
  *
- * Growth: the first copy allocates at least MIN_CAPACITY (or the bound, if smaller), then capacity
- * doubles as bytes arrive, never past the bound the caller gives (the declared length of a final
- * frame, else maxPayload). At any time the buffer is at most twice what arrived (or MIN_CAPACITY).
+ * A payload that arrives in several reads is unmasked straight into place (`pushMasked`: one pass,
+ * as it is copied), so a large message costs one pass over its bytes, not an unmask and a copy.
+ *
+ * Growth: capacity is at most GROWTH_EVIDENCE (8) times the bytes received (or MIN_CAPACITY), and
+ * never past maxPayload. Until a frame's declared end is within that, capacity grows 4x at a time;
+ * once the bytes received are an eighth of it, the buffer takes the frame's declared end at once (one
+ * copy of an eighth, then every byte lands in place), and across fragments it doubles.
  */
+
+import { maskInto } from '../../util/mask.js';
 
 /** The first allocation of an assembly, bytes: a small message split across reads fits it. */
 export const MIN_CAPACITY = 16 * 1024;
+/** Capacity is at most this many times the bytes received (see the header). */
+export const GROWTH_EVIDENCE = 8;
 
 /**
  * Memory shared by the messages being received on many connections (a server's): an assembly reserves
@@ -63,21 +71,33 @@ export class MessageAssembly {
   }
 
   /**
-   * Add the next piece. `bound` is the most the whole payload can be (checked by the caller against
-   * maxPayload already), so capacity never grows past it. May throw a RangeError when memory cannot be
-   * allocated, or BudgetExceededError when the shared budget has no room: the caller fails its
-   * connection, never the process.
+   * Add the next piece, unmasked. `target` is where the current frame ends within the message (its
+   * declared end) and `cap` the most the message may be (maxPayload, checked by the caller already):
+   * capacity never grows past `cap`. May throw a RangeError when memory cannot be allocated, or
+   * BudgetExceededError when the shared budget has no room: the caller fails its connection, never
+   * the process.
    */
-  push(piece: Buffer, bound: number): void {
+  push(piece: Buffer, target: number, cap: number): void {
     if (piece.length === 0) return;
     if (this.single === null && this.buffer === null) {
       this.single = piece;
       return;
     }
-    const needed = this.length + piece.length;
-    if (this.buffer === null || needed > this.buffer.length) this.grow(needed, bound);
+    this.ensure(this.length + piece.length, target, cap);
     piece.copy(this.buffer!, this.filled);
     this.filled += piece.length;
+  }
+
+  /**
+   * Add the next piece still masked: it is unmasked as it is copied into place (`key` and `phase` as
+   * for maskInto). Returns the unmasked bytes (a view into the assembly) for validation. Throws as push.
+   */
+  pushMasked(source: Buffer, key: Uint8Array, phase: number, target: number, cap: number): Buffer {
+    const at = this.length;
+    this.ensure(at + source.length, target, cap);
+    maskInto(source, key, this.buffer!, at, phase);
+    this.filled = at + source.length;
+    return this.buffer!.subarray(at, this.filled);
   }
 
   /** The payload, and the assembly emptied for the next message (its buffer is handed on, not reused). */
@@ -99,9 +119,15 @@ export class MessageAssembly {
     this.filled = 0;
   }
 
-  private grow(needed: number, bound: number): void {
+  /** Room for `needed` bytes in `buffer` (the single view, if any, copied in first). */
+  private ensure(needed: number, target: number, cap: number): void {
+    if (this.buffer !== null && needed <= this.buffer.length) return;
     const current = this.buffer === null ? 0 : this.buffer.length;
-    const capacity = Math.max(needed, Math.min(Math.max(MIN_CAPACITY, current * 2), bound));
+    let capacity =
+      needed * GROWTH_EVIDENCE >= target
+        ? Math.max(target, Math.min(2 * current, cap))
+        : Math.min(target, Math.max(MIN_CAPACITY, 4 * needed));
+    capacity = Math.max(needed, Math.min(capacity, cap));
     if (this.budget !== null && !this.budget.reserve(capacity - current)) {
       throw new BudgetExceededError(
         `messages being received hold ${this.budget.inUse} of ${this.budget.limit} bytes`,

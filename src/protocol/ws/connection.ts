@@ -6,6 +6,7 @@
  * One state field, `readyState`, with the four states of the WebSocket API; the close handshake is
  * tracked by what was sent and received, never by scattered booleans.
  */
+import { unmaskInPlace } from '../../util/mask.js';
 import { isValidUtf8, Utf8Validator } from '../../util/utf8.js';
 import { ProtocolError } from '../errors.js';
 import { type AssemblyBudget, BudgetExceededError, MessageAssembly } from './assembly.js';
@@ -278,37 +279,54 @@ export class Connection implements FrameSink {
       this.framePiecesArray().push(piece);
       return;
     }
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed) {
-      if (this.validateIncrementally) {
-        if (!this.validator().push(piece)) {
-          this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
-          return;
-        }
-      } else if (piece.length !== this.frameLength) {
-        // A single-frame message that arrives in several reads (this piece is not the whole payload):
-        // validate from its first piece on, so the connection fails on the first invalid byte rather
-        // than when the frame completes. A payload that arrives whole is checked once, natively.
-        this.validateIncrementally = true;
-        if (!this.validator().push(piece)) {
-          this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
-          return;
-        }
-      }
-    }
-    // The most this message can still be: a final frame's declared end, else maxPayload.
-    const bound = this.frameFin ? this.messageLength : this.maxPayload;
+    if (!this.textValid(piece)) return;
     try {
-      this.message.push(piece, bound);
+      // `messageLength` is where this frame ends in the message (its declared end).
+      this.message.push(piece, this.messageLength, this.maxPayload);
     } catch (error) {
-      // Out of memory, or over the shared budget, for this message: this connection pays, not the process.
-      if (error instanceof BudgetExceededError)
-        this.fail('WS_ERR_BUDGET_EXCEEDED', 1013, 'server busy: try again later');
-      else
-        this.fail(
-          'WS_ERR_ALLOCATION_FAILED',
-          1011,
-          `cannot allocate the message: ${(error as Error).message}`,
-        );
+      this.failToStore(error as Error);
+    }
+  }
+
+  /** A piece of a masked payload that arrives in several reads: unmasked as it is copied into place. */
+  framePayloadMasked(source: Buffer, key: Uint8Array, phase: number): void {
+    if (this.frameIsControl) {
+      unmaskInPlace(source, key, phase);
+      this.framePiecesArray().push(source);
+      return;
+    }
+    let piece: Buffer;
+    try {
+      piece = this.message.pushMasked(source, key, phase, this.messageLength, this.maxPayload);
+    } catch (error) {
+      this.failToStore(error as Error);
+      return;
+    }
+    this.textValid(piece);
+  }
+
+  /** Validate a text message's piece as it comes where that is needed; false when it failed. */
+  private textValid(piece: Buffer): boolean {
+    if (this.messageOpcode !== Opcode.Text || this.messageCompressed) return true;
+    if (!this.validateIncrementally) {
+      // A payload that arrives whole is checked once, natively, at its end.
+      if (piece.length === this.frameLength) return true;
+      // A single-frame message that arrives in several reads (this piece is not the whole payload):
+      // validate from its first piece on, so the connection fails on the first invalid byte rather
+      // than when the frame completes.
+      this.validateIncrementally = true;
+    }
+    if (this.validator().push(piece)) return true;
+    this.fail('WS_ERR_INVALID_UTF8', 1007, 'invalid UTF-8 in a text message');
+    return false;
+  }
+
+  /** Out of memory, or over the shared budget, for this message: this connection pays, not the process. */
+  private failToStore(error: Error): void {
+    if (error instanceof BudgetExceededError) {
+      this.fail('WS_ERR_BUDGET_EXCEEDED', 1013, 'server busy: try again later');
+    } else {
+      this.fail('WS_ERR_ALLOCATION_FAILED', 1011, `cannot allocate the message: ${error.message}`);
     }
   }
 

@@ -29,6 +29,12 @@ export interface FrameSink {
   /** The next piece of the current frame's payload, already unmasked: a view into a received chunk,
    *  which the parser never reuses, so the sink may keep it. */
   framePayload(piece: Buffer): void;
+  /**
+   * Optional: the next piece of a masked payload that arrives in several reads, still masked, with its
+   * key (4 bytes, valid during the call only) and phase, for a sink that unmasks it as it copies it into
+   * place (one pass instead of two). Without it such pieces come unmasked through framePayload.
+   */
+  framePayloadMasked?(source: Buffer, key: Uint8Array, phase: number): void;
   frameEnd(): void;
   /** The byte stream is not a sequence of frames. */
   parseError(error: ProtocolError): void;
@@ -199,9 +205,18 @@ export class FrameParser {
               ? first
               : first.subarray(this.offset, this.offset + take);
           this.skip(take);
-          // Unmasked in place: the chunk is ours (push() takes it), and no byte is copied here.
           const masked = (this.b1 & 0x80) !== 0;
+          const whole = take === this.length;
           const piece = source;
+          if (masked && !whole && this.sink.framePayloadMasked !== undefined) {
+            // Arrives in several reads: the sink copies it into place, unmasking as it goes.
+            const phase = this.phase;
+            this.remaining -= take;
+            this.phase = (phase + take) & 3;
+            this.sink.framePayloadMasked(piece, keyBytes(this.maskKey), phase);
+            break;
+          }
+          // Unmasked in place: the chunk is ours (push() takes it), and no byte is copied here.
           if (masked) unmaskInPlace(piece, keyBytes(this.maskKey), this.phase);
           this.remaining -= take;
           if (masked) this.phase = (this.phase + take) & 3;
