@@ -175,8 +175,13 @@ const attacks: Record<string, Attack> = {
         while (Date.now() < until) {
           const socket = await rawWebSocket(target.port, '/echo');
           socket.on('error', () => undefined);
+          let ended = false;
+          socket.on('end', () => {
+            ended = true;
+          });
+          socket.resume(); // read the server's close frame and its FIN
           socket.write(first);
-          while (!socket.destroyed && !socket.readableEnded && Date.now() < until) {
+          while (!socket.destroyed && !ended && Date.now() < until) {
             if (!socket.write(batch)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
             fragments += 4096;
             await new Promise((r) => setImmediate(r));
@@ -186,7 +191,8 @@ const attacks: Record<string, Attack> = {
         }
       }),
     );
-    return `${fragments} fragments sent over ${closes} connections`;
+    // (`fragments` counts what was written, most of it after the server's close, discarded unread.)
+    return `${closes} connections sent one-byte fragments until closed (${(fragments / 1e6).toFixed(0)} M written)`;
   },
 
   /** 500 connections each declaring a 16 MiB frame and sending one byte of it. */
