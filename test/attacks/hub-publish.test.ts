@@ -6,21 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import type { RunningServer } from '../../src/server/serve.js';
-import { assertLegitimateClientServed, MiB, startTarget } from '../support/attack.js';
+import { assertLegitimateClientServed, heapAfterGc, MiB, startTarget } from '../support/attack.js';
 import { within } from '../support/interop/peers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 /** Publish `count` messages of `size` bytes with distinct cmids; resolves once all are acked. */
 async function flood(url: string, tag: string, count: number, size: number): Promise<number> {

@@ -29,13 +29,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { constants, createDeflateRaw } from 'node:zlib';
 import WebSocket from 'ws';
 import { DEFAULT_MAX_PAYLOAD } from '../../src/protocol/ws/connection.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import type { WebSocketConnection } from '../../src/transports/ws/connection.js';
+import { echoLatency, gc } from '../support/attack.js';
 import { decodeClose, decodeFrames, encodeFrame } from '../support/frames.js';
 import { delay, within } from '../support/interop/peers.js';
 import { until } from '../support/until.js';
@@ -152,37 +151,10 @@ function flood(
   });
 }
 
-/** Milliseconds for a new ws client to open /echo and get its message back. */
-async function echoLatency(server: RunningServer): Promise<number> {
-  const started = performance.now();
-  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/echo`);
-  ws.on('error', () => undefined);
-  try {
-    await within(
-      5000,
-      'the legitimate echo',
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => ws.send('still here?'));
-        ws.once('message', (data) =>
-          String(data) === 'still here?' ? resolve() : reject(new Error('bad echo')),
-        );
-        ws.once('error', reject);
-      }),
-    );
-    return performance.now() - started;
-  } finally {
-    ws.terminate();
-  }
-}
-
 async function assertEchoWithinASecond(server: RunningServer, during: string): Promise<void> {
-  const ms = await echoLatency(server);
+  const ms = await echoLatency(server.url);
   assert.ok(ms < 1000, `a legitimate echo took ${ms.toFixed(0)} ms during ${during}`);
 }
-
-// A collection on demand, so that what is measured is what the server keeps, not garbage yet to go.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** V8 heap in use + ArrayBuffers (Buffers live outside the heap). */
 function level(): number {

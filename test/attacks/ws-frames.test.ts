@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { RunningServer } from '../../src/server/serve.js';
 import {
   assertLegitimateClientServed,
+  heapAfterGc,
   MiB,
   memoryNow,
   rawWebSocket,
@@ -21,15 +20,6 @@ import {
 import { decodeClose, decodeFrames, encodeFrame } from '../support/frames.js';
 
 const ZERO_KEY = Uint8Array.of(0, 0, 0, 0);
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 /** A 1-byte fragment as the attack sent it: 7 bytes on the wire, mask key 0. */
 function tinyFragment(first: boolean): Buffer {

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/serve.js';
 import { within } from './interop/peers.js';
@@ -103,3 +105,14 @@ export function memoryNow(): { arrayBuffers: number; heapUsed: number; rss: numb
 }
 
 export const MiB = 1024 * 1024;
+
+// A collection on demand, so that what is measured is what the process keeps, not garbage yet to go.
+setFlagsFromString('--expose-gc');
+export const gc = runInNewContext('gc') as () => void;
+
+/** The V8 heap in use after two full collections, bytes. */
+export function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}

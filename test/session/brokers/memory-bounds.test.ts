@@ -5,20 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MemoryBroker } from '../../../src/session/brokers/memory.js';
 import { PUBLICATION_OVERHEAD } from '../../../src/session/history.js';
+import { heapAfterGc } from '../../support/attack.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const MiB = 1024 * 1024;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 const FROM = { session: 's', user: null };
 
