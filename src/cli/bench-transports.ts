@@ -135,7 +135,11 @@ function positive(value: string, name: string, max: number): number {
 
 async function startServeChild(): Promise<{ child: ChildProcess; url: string; port: number }> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const child = fork(main, ['serve', '--port', '0', '--no-demo', '--deflate', 'off'], {
+  // Every subscriber comes from 127.0.0.1: the limits per client address would take them for one client.
+  const unlimited = ['--max-connections-per-address', '1000000', '--new-sessions-per-second', '1000000'];
+  const args = ['serve', '--port', '0', '--no-demo', '--deflate', 'off', ...unlimited];
+  args.push('--max-sessions-per-address', '1000000');
+  const child = fork(main, args, {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {
