@@ -281,8 +281,7 @@ export class Connection implements FrameSink {
     }
     if (!this.textValid(piece)) return;
     try {
-      // `messageLength` is where this frame ends in the message (its declared end).
-      this.message.push(piece, this.messageLength, this.maxPayload);
+      this.message.push(piece, this.messageLength, this.assemblyCap());
     } catch (error) {
       this.failToStore(error as Error);
     }
@@ -297,12 +296,20 @@ export class Connection implements FrameSink {
     }
     let piece: Buffer;
     try {
-      piece = this.message.pushMasked(source, key, phase, this.messageLength, this.maxPayload);
+      piece = this.message.pushMasked(source, key, phase, this.messageLength, this.assemblyCap());
     } catch (error) {
       this.failToStore(error as Error);
       return;
     }
     this.textValid(piece);
+  }
+
+  /**
+   * The most the message being received can be: a final frame's declared end (`messageLength` is
+   * where the current frame ends), else maxPayload (more fragments may come).
+   */
+  private assemblyCap(): number {
+    return this.frameFin ? this.messageLength : this.maxPayload;
   }
 
   /** Validate a text message's piece as it comes where that is needed; false when it failed. */
