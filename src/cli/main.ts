@@ -4,11 +4,13 @@
  */
 import { runBenchTransports } from './bench-transports.js';
 import { runCluster } from './cluster.js';
+import { runConfig } from './config.js';
 import { runConnect } from './connect.js';
 import { runServe } from './serve.js';
 
 const USAGE = `Usage:
-  conduit serve   [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+  conduit serve   [--config FILE] [--host H] [--port P] [--tls-cert FILE --tls-key FILE]
+  conduit config  init [FILE] | check FILE | schema
   conduit connect <url> [--subprotocol P]... [--header "Name: value"]... [--show-frames] [--echo] [--insecure]
   conduit cluster [--nodes 3] [--port 8080] [--redis redis://127.0.0.1:6379]
   conduit bench transports [--subscribers N] [--runs N] [--json FILE] [--svg FILE]
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'connect':
       return runConnect(rest);
+    case 'config':
+      return runConfig(rest);
     case 'cluster':
       return runCluster(rest);
     case 'bench':

@@ -1,11 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { destination, pino } from 'pino';
-import { startServer } from '../server/serve.js';
+import { destination, type Logger, pino } from 'pino';
+import { ConfigError, loadConfig, TextProblem, valueFromText } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { type ServeOptions, startServer } from '../server/serve.js';
 import type { RedisBrokerOptions } from '../session/brokers/redis.js';
 
-const HELP = `Usage: conduit serve [options]
+const HELP = `Usage: conduit serve [--config FILE] [options]
 
+  --config FILE     a configuration file (.json, .yaml): conduit config init writes a starter one.
+                    Flags win over CONDUIT_... environment variables, which win over the file.
   --host H          address to listen on (default 127.0.0.1)
   --port P          port (default 8080; 0 picks a free one)
   --tls-cert FILE   PEM certificate: serve https:// (HTTP/2 and HTTP/1.1 on one port) and wss://
@@ -43,53 +47,108 @@ at once for a Content-Length over it) in 10 s (408); at most 100 header fields a
 idle keep-alive connections close after 5 s. Connections held at once: the open-file limit (ulimit -n)
 less what is open at startup and 32; past it new ones are closed and a warning is logged (every 10 s).`;
 
-/** --redis, --redis-cluster or --redis-sentinels (one of them), with --redis-prefix. */
-function redisOptions(values: {
-  redis?: string;
-  'redis-cluster'?: string;
-  'redis-sentinels'?: string;
-  'redis-sentinel-name'?: string;
-  'redis-prefix'?: string;
-  'redis-replicas'?: string;
-}): RedisBrokerOptions | undefined {
-  const given = (['redis', 'redis-cluster', 'redis-sentinels'] as const).filter(
-    (k) => values[k] !== undefined,
-  );
-  if (given.length > 1) throw new Error(`--${given.join(' and --')} exclude each other: choose one`);
-  const replicas = values['redis-replicas'];
-  const extra = {
-    ...(values['redis-prefix'] === undefined ? {} : { prefix: values['redis-prefix'] }),
-    ...(replicas === undefined ? {} : { replicas: { count: parseInteger(replicas, '--redis-replicas') } }),
-  };
-  if (replicas !== undefined && values['redis-cluster'] !== undefined) {
-    throw new Error('--redis-replicas goes with --redis or --redis-sentinels, not --redis-cluster');
+/** Each flag and the setting it gives (src/config/schema.ts); `true` for a boolean flag's value. */
+const FLAGS: readonly (readonly [flag: string, path: string, value?: unknown])[] = [
+  ['host', 'host'],
+  ['port', 'port'],
+  ['tls-cert', 'tls.cert'],
+  ['tls-key', 'tls.key'],
+  ['max-payload', 'maxPayload'],
+  ['heartbeat', 'heartbeatMs'],
+  ['deflate', 'deflate'],
+  ['no-demo', 'demo', false],
+  ['redis', 'redis.url'],
+  ['redis-cluster', 'redis.cluster'],
+  ['redis-sentinels', 'redis.sentinels'],
+  ['redis-sentinel-name', 'redis.sentinelName'],
+  ['redis-prefix', 'redis.prefix'],
+  ['redis-replicas', 'redis.replicas'],
+  ['trust-proxy', 'admission.trustedProxies'],
+  ['max-connections-per-address', 'admission.maxConnectionsPerAddress'],
+  ['new-sessions-per-second', 'admission.newSessionsPerSecond'],
+  ['max-sessions-per-address', 'admission.maxSessionsPerAddress'],
+  ['log-level', 'logLevel'],
+];
+
+/** The flags given, as a layer of settings for loadConfig (src/config/load.ts). */
+function flagLayer(values: Record<string, string | boolean | undefined>): {
+  values: Record<string, unknown>;
+  names: Map<string, string>;
+} {
+  const layer: Record<string, unknown> = {};
+  const names = new Map<string, string>();
+  for (const [flag, path, fixed] of FLAGS) {
+    const given = values[flag];
+    if (given === undefined || given === false) continue;
+    const keys = path.split('.');
+    let value: unknown = fixed ?? valueFromText(keys, String(given));
+    if (value instanceof TextProblem) throw new ConfigError([`--${flag}: ${path}: ${value.message}`]);
+    if (flag === 'redis-cluster' || flag === 'redis-sentinels') value = (value as string[]).filter(Boolean);
+    let node = layer;
+    for (const key of keys.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keys[keys.length - 1]!] = value;
+    names.set(path, `--${flag}`);
   }
-  if (values.redis !== undefined) return { redis: values.redis, ...extra };
-  if (values['redis-cluster'] !== undefined) {
-    return { cluster: { nodes: hostPorts(values['redis-cluster'], '--redis-cluster') }, ...extra };
-  }
-  if (values['redis-sentinels'] !== undefined) {
-    const sentinels = hostPorts(values['redis-sentinels'], '--redis-sentinels');
-    return { redis: { sentinels, name: values['redis-sentinel-name'] ?? 'mymaster' }, ...extra };
-  }
-  if (values['redis-prefix'] !== undefined || replicas !== undefined)
-    throw new Error(
-      '--redis-prefix and --redis-replicas go with --redis, --redis-cluster or --redis-sentinels',
-    );
-  return undefined;
+  return { values: layer, names };
 }
 
-/** "host:port,host:port" -> [{ host, port }], or a clear error. */
-function hostPorts(text: string, flag: string): { host: string; port: number }[] {
-  return text.split(',').map((item) => {
-    const at = item.lastIndexOf(':');
-    const host = item.slice(0, at).trim();
-    const port = Number(item.slice(at + 1));
-    if (at <= 0 || host === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new Error(`${flag} expects host:port[,host:port...], got '${item}'`);
+/** What `startServer` takes, from a validated configuration (reads the TLS files). */
+export async function serveOptions(
+  config: Readonly<Config>,
+  logger: Logger | undefined,
+): Promise<ServeOptions> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new Error(
+        `${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
-    return { host, port };
-  });
+  };
+  const tls =
+    config.tls === undefined
+      ? undefined
+      : { cert: await read(config.tls.cert, 'tls.cert'), key: await read(config.tls.key, 'tls.key') };
+  const a = config.admission;
+  const rate = a?.newSessionsPerSecond;
+  return {
+    logger,
+    host: config.host,
+    port: config.port,
+    tls,
+    maxPayload: config.maxPayload,
+    receiveBudget: config.receiveBudget,
+    heartbeatInterval: config.heartbeatMs,
+    perMessageDeflate: config.deflate === 'off' ? false : { mode: config.deflate },
+    demo: config.demo,
+    redis: redisOptions(config.redis),
+    admission:
+      a === undefined
+        ? undefined
+        : {
+            ...a,
+            newSessionsBurst: a.newSessionsBurst ?? (rate === undefined ? undefined : Math.ceil(5 * rate)),
+          },
+  };
+}
+
+function redisOptions(redis: Readonly<Config>['redis']): RedisBrokerOptions | undefined {
+  if (redis === undefined) return undefined;
+  const hostPort = (item: string) => {
+    const at = item.lastIndexOf(':');
+    return { host: item.slice(0, at), port: Number(item.slice(at + 1)) };
+  };
+  const extra = {
+    prefix: redis.prefix,
+    ...(redis.replicas === undefined ? {} : { replicas: { count: redis.replicas } }),
+  };
+  if (redis.url !== undefined) return { redis: redis.url, ...extra };
+  if (redis.cluster !== undefined) return { cluster: { nodes: redis.cluster.map(hostPort) }, ...extra };
+  return { redis: { sentinels: (redis.sentinels ?? []).map(hostPort), name: redis.sentinelName }, ...extra };
 }
 
 /** Returns -1: the process stays up until a signal. */
@@ -97,25 +156,13 @@ export async function runServe(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8080' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'max-payload': { type: 'string' },
-      heartbeat: { type: 'string' },
-      deflate: { type: 'string', default: 'shared' },
-      'no-demo': { type: 'boolean' },
-      redis: { type: 'string' },
-      'redis-cluster': { type: 'string' },
-      'redis-sentinels': { type: 'string' },
-      'redis-sentinel-name': { type: 'string', default: 'mymaster' },
-      'redis-prefix': { type: 'string' },
-      'redis-replicas': { type: 'string' },
-      'trust-proxy': { type: 'string' },
-      'max-connections-per-address': { type: 'string' },
-      'new-sessions-per-second': { type: 'string' },
-      'max-sessions-per-address': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
+      config: { type: 'string', short: 'c' },
+      ...Object.fromEntries(
+        FLAGS.map(([flag, , fixed]) => [
+          flag,
+          { type: fixed === undefined ? ('string' as const) : ('boolean' as const) },
+        ]),
+      ),
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -124,64 +171,14 @@ export async function runServe(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const port = parseInteger(values.port, '--port');
-  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
-    throw new Error('--tls-cert and --tls-key go together');
-  }
-  const tls =
-    values['tls-cert'] && values['tls-key']
-      ? { cert: await readFile(values['tls-cert']), key: await readFile(values['tls-key']) }
-      : undefined;
-  const level = values['log-level'];
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
-    throw new Error(`--log-level expects debug, info, warn, error or silent, got '${level}'`);
-  }
-  const logger = level === 'silent' ? undefined : pino({ level, base: { pid: process.pid } }, destination(2));
-  const rate =
-    values['new-sessions-per-second'] === undefined
-      ? undefined
-      : parseInteger(values['new-sessions-per-second'], '--new-sessions-per-second');
-  const admission = {
-    ...(values['trust-proxy'] === undefined
-      ? {}
-      : {
-          trustedProxies: values['trust-proxy']
-            .split(',')
-            .map((a) => a.trim())
-            .filter((a) => a !== ''),
-        }),
-    ...(values['max-connections-per-address'] === undefined
-      ? {}
-      : {
-          maxConnectionsPerAddress: parseInteger(
-            values['max-connections-per-address'],
-            '--max-connections-per-address',
-          ),
-        }),
-    ...(rate === undefined ? {} : { newSessionsPerSecond: rate, newSessionsBurst: 5 * rate }),
-    ...(values['max-sessions-per-address'] === undefined
-      ? {}
-      : {
-          maxSessionsPerAddress: parseInteger(
-            values['max-sessions-per-address'],
-            '--max-sessions-per-address',
-          ),
-        }),
-  };
-  const server = await startServer({
-    admission,
-    logger,
-    perMessageDeflate: parseDeflateMode(values.deflate),
-    demo: values['no-demo'] !== true,
-    redis: redisOptions(values),
-    host: values.host,
-    port,
-    tls,
-    maxPayload:
-      values['max-payload'] === undefined ? undefined : parseInteger(values['max-payload'], '--max-payload'),
-    heartbeatInterval:
-      values.heartbeat === undefined ? undefined : parseInteger(values.heartbeat, '--heartbeat'),
+  const config = await loadConfig({
+    file: typeof values.config === 'string' ? values.config : undefined,
+    env: process.env,
+    flags: flagLayer(values as Record<string, string | boolean | undefined>),
   });
+  const level = config.logLevel;
+  const logger = level === 'silent' ? undefined : pino({ level, base: { pid: process.pid } }, destination(2));
+  const server = await startServer(await serveOptions(config, logger));
   const ws = server.url.replace(/^http/, 'ws');
   process.stdout.write(
     `conduit serving ${server.url}/  (hub: ${ws}/ws, ${server.url}/hub/sse, /hub/poll; WebSocket: ${ws}/echo, ${ws}/broadcast; SSE: ${server.url}/sse?channel=NAME)\n`,

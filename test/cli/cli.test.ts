@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect, WebSocketServer } from '../../src/index.js';
@@ -95,6 +98,38 @@ describe('conduit CLI', () => {
     assert.equal(await poll(0, '198.51.100.8'), 200);
     serve.child.kill('SIGTERM');
     await serve.exited;
+  });
+
+  it('serve --config takes a YAML file, under CONDUIT_ variables and flags; config init and check', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conduit-cli-config-'));
+    const file = join(dir, 'conduit.yaml');
+    const init = run(['config', 'init', file]);
+    assert.equal(await init.exited, 0, init.output());
+    assert.equal((await readFile(file, 'utf8')).includes('trustedProxies'), true);
+    const again = run(['config', 'init', file]);
+    assert.equal(await again.exited, 1, 'an existing file is not overwritten');
+    const check = run(['config', 'check', file]);
+    assert.equal(await check.exited, 0, check.output());
+    // The file says port 8080 and no demo; a flag moves the port; the file's settings stand.
+    await writeFile(file, `${await readFile(file, 'utf8')}\n`.replace('demo: true', 'demo: false'));
+    const serve = run(['serve', '--config', file, '--port', '0']);
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${port}/demo/token?name=x`)).status,
+      404,
+      'demo off, from the file',
+    );
+    serve.child.kill('SIGTERM');
+    await serve.exited;
+    // A bad key: the file, the key, what was expected; exit 1 without serving.
+    await writeFile(file, 'port: 80800\nadmission:\n  newSessionsPerSecnd: 3\n');
+    const bad = run(['config', 'check', file]);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.output(), new RegExp(`${file.replaceAll('.', '\\.')}: port: .*<=65535`));
+    assert.match(bad.output(), /admission\.newSessionsPerSecnd: unknown key/);
+    const refused = run(['serve', '--config', file]);
+    assert.equal(await refused.exited, 1);
+    assert.match(refused.output(), /invalid configuration/);
   });
 
   it('serve forwards /broadcast text to every client, the sender included', async () => {

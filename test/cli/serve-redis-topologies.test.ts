@@ -151,11 +151,17 @@ describe('conduit serve on Redis Sentinel and Redis Cluster', () => {
 
   it('says which Redis flags go together, and what a seed list looks like', async () => {
     for (const [args, message] of [
-      [['--redis', 'redis://127.0.0.1:6379', '--redis-cluster', '127.0.0.1:7000'], /exclude each other/],
-      [['--redis-cluster', '127.0.0.1'], /--redis-cluster expects host:port/],
-      [['--redis-sentinels', 'localhost:x'], /--redis-sentinels expects host:port/],
-      [['--redis-prefix', 'p:'], /--redis-prefix and --redis-replicas go with/],
-      [['--redis-cluster', '127.0.0.1:7000', '--redis-replicas', '1'], /not --redis-cluster/],
+      [
+        ['--redis', 'redis://127.0.0.1:6379', '--redis-cluster', '127.0.0.1:7000'],
+        /--redis and --redis-cluster: redis: give exactly one of url, cluster and sentinels/,
+      ],
+      [['--redis-cluster', '127.0.0.1'], /--redis-cluster: redis\.cluster\.0: expected host:port/],
+      [['--redis-sentinels', 'localhost:x'], /--redis-sentinels: redis\.sentinels\.0: expected host:port/],
+      [['--redis-prefix', 'p:'], /--redis-prefix: redis: give exactly one of url, cluster and sentinels/],
+      [
+        ['--redis-cluster', '127.0.0.1:7000', '--redis-replicas', '1'],
+        /replicas goes with url or sentinels, not cluster/,
+      ],
     ] as const) {
       const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
