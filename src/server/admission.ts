@@ -54,6 +54,11 @@ export interface AdmissionOptions {
   now?: () => number;
 }
 
+const TOO_MANY_CONNECTIONS_TEXT = 'too many connections from your address: retry later\n';
+const TOO_MANY_CONNECTIONS =
+  'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nConnection: close\r\n' +
+  `Content-Length: ${Buffer.byteLength(TOO_MANY_CONNECTIONS_TEXT)}\r\n\r\n${TOO_MANY_CONNECTIONS_TEXT}`;
+
 export type RefusalReason = 'connections' | 'handshakes' | 'session_rate' | 'sessions';
 
 /** Why a request is refused, and when to come back. */
@@ -153,10 +158,7 @@ export class Admission {
     if (entry.connections >= this.maxConnections) {
       this.refused.connections++;
       if (plain && socket.writable) {
-        socket.end(
-          'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Type: text/plain\r\n' +
-            `Connection: close\r\nContent-Length: 47\r\n\r\ntoo many connections from your address: retry\n`,
-        );
+        socket.end(TOO_MANY_CONNECTIONS);
         setTimeout(() => socket.destroy(), 1000).unref();
       } else {
         socket.destroy();

@@ -90,6 +90,9 @@ describe('attack: locking others out from one address', { timeout: 60_000 }, () 
       await new Promise((resolve) => extra.once('close', resolve));
       assert.match(answer, /^HTTP\/1\.1 429 /);
       assert.match(answer, /Retry-After: 10/);
+      // The body is exactly as long as its Content-Length says.
+      const [head, body] = answer.split('\r\n\r\n');
+      assert.equal(Number(/Content-Length: (\d+)/.exec(head!)?.[1]), Buffer.byteLength(body!));
       await assertLegitimateClientServed(server.url, LEGITIMATE);
     } finally {
       for (const socket of sockets) socket.destroy();
