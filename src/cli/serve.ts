@@ -126,6 +126,7 @@ export async function serveOptions(
     perMessageDeflate: config.deflate === 'off' ? false : { mode: config.deflate },
     demo: config.demo,
     redis: redisOptions(config.redis),
+    access: config.access,
     admission:
       a === undefined
         ? undefined

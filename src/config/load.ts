@@ -236,9 +236,10 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<Readonly<
   return deepFreeze(result.data!);
 }
 
-/** The configuration with secrets hidden, for logs (the password in a Redis URL). */
+/** The configuration with secrets hidden, for logs (the password in a Redis URL, the token secret). */
 export function redacted(config: Readonly<Config>): Config {
   const copy = structuredClone(config) as Config;
   if (copy.redis?.url !== undefined) copy.redis.url = copy.redis.url.replace(/\/\/[^@/]*@/, '//***@');
+  if (copy.access?.tokenSecret !== undefined) copy.access.tokenSecret = '***';
   return copy;
 }

@@ -56,6 +56,28 @@ const AdmissionSchema = z
   })
   .describe('Limits per client address (docs/memory-budget.md)');
 
+const AccessSchema = z
+  .strictObject({
+    origins: z
+      .array(z.string().min(1))
+      .describe("Origins allowed on the hub's routes (exact, e.g. https://app.example.com); others get 403")
+      .optional(),
+    tokenSecret: z
+      .string()
+      .min(32)
+      .describe(
+        'HS256 secret (32 bytes or more; a secret: prefer CONDUIT_ACCESS_TOKEN_SECRET): tokens required',
+      )
+      .optional(),
+    allowAnonymous: z
+      .boolean()
+      .describe('with a secret, let clients without a token in as anonymous')
+      .optional(),
+    tokenAudience: z.string().min(1).describe('required aud claim').optional(),
+    tokenIssuer: z.string().min(1).describe('required iss claim').optional(),
+  })
+  .describe('Who may use the hub (/ws, /hub/*): Origin allow-list and signed tokens');
+
 export const ConfigSchema = z
   .strictObject({
     host: z.string().min(1).describe('address to listen on').default('127.0.0.1'),
@@ -87,6 +109,7 @@ export const ConfigSchema = z
       .enum(['debug', 'info', 'warn', 'error', 'silent'])
       .describe('structured logs on stderr')
       .default('info'),
+    access: AccessSchema.optional(),
     redis: RedisSchema.optional(),
     admission: AdmissionSchema.optional(),
   })

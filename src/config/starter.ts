@@ -32,6 +32,14 @@ demo: true
 # Structured logs on stderr: debug, info, warn, error or silent.
 logLevel: info
 
+# Who may use the hub (/ws, /hub/*). Give the token secret in CONDUIT_ACCESS_TOKEN_SECRET rather
+# than here; with a secret, tokens are required unless allowAnonymous.
+# access:
+#   origins: [https://app.example.com]
+#   allowAnonymous: false
+#   tokenAudience: my-app
+#   tokenIssuer: https://auth.example.com
+
 # Scale-out over Redis: exactly one of url, cluster or sentinels.
 # redis:
 #   url: redis://127.0.0.1:6379

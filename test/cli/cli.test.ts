@@ -15,8 +15,11 @@ after(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => {
@@ -130,6 +133,25 @@ describe('conduit CLI', () => {
     const refused = run(['serve', '--config', file]);
     assert.equal(await refused.exited, 1);
     assert.match(refused.output(), /invalid configuration/);
+  });
+
+  it('serve takes the hub access rules from the config: origins from the file, the token secret from CONDUIT_', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conduit-cli-access-'));
+    const file = join(dir, 'conduit.json');
+    await writeFile(file, JSON.stringify({ port: 0, access: { origins: ['https://app.example.com'] } }));
+    const secret = 'x'.repeat(40);
+    const serve = run(['serve', '--config', file], { ...process.env, CONDUIT_ACCESS_TOKEN_SECRET: secret });
+    const [, port] = await waitFor(serve.output, /serving http:\/\/127\.0\.0\.1:(\d+)\//);
+    const base = `http://127.0.0.1:${port}`;
+    const foreign = await fetch(`${base}/hub/sse`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    const anonymous = await fetch(`${base}/hub/sse`, { headers: { origin: 'https://app.example.com' } });
+    assert.equal(anonymous.status, 401, 'a token is required with a secret');
+    await anonymous.body?.cancel();
+    assert.doesNotMatch(serve.output(), new RegExp(secret), 'the secret is not logged');
+    serve.child.kill('SIGTERM');
+    await serve.exited;
   });
 
   it('serve forwards /broadcast text to every client, the sender included', async () => {

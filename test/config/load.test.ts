@@ -135,10 +135,20 @@ describe('loadConfig', () => {
     assert.equal(envName(['heartbeatMs']), 'CONDUIT_HEARTBEAT_MS');
   });
 
-  it('hides the Redis password from what it logs', async () => {
-    const config = await loadConfig({ env: { CONDUIT_REDIS_URL: 'redis://:s3cret@redis:6379/0' } });
+  it('hides the Redis password and the token secret from what it logs', async () => {
+    const secret = 'a-token-secret-of-at-least-32-bytes!!';
+    const config = await loadConfig({
+      env: { CONDUIT_REDIS_URL: 'redis://:s3cret@redis:6379/0', CONDUIT_ACCESS_TOKEN_SECRET: secret },
+    });
+    assert.equal(config.access?.tokenSecret, secret);
     assert.equal(redacted(config).redis?.url, 'redis://***@redis:6379/0');
-    assert.doesNotMatch(JSON.stringify(redacted(config)), /s3cret/);
+    assert.doesNotMatch(JSON.stringify(redacted(config)), /s3cret|a-token-secret/);
+  });
+
+  it('refuses a token secret under 32 bytes, naming the variable', async () => {
+    const found = await problems(loadConfig({ env: { CONDUIT_ACCESS_TOKEN_SECRET: 'short' } }));
+    assert.equal(found.length, 1);
+    assert.match(found[0]!, /^CONDUIT_ACCESS_TOKEN_SECRET \(environment\): access\.tokenSecret: /);
   });
 
   it('ships a starter file (conduit config init) that validates and states the defaults', async () => {
