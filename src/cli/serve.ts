@@ -127,6 +127,7 @@ export async function serveOptions(
     demo: config.demo,
     redis: redisOptions(config.redis),
     access: config.access,
+    api: config.api,
     admission:
       a === undefined
         ? undefined

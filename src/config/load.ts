@@ -241,5 +241,6 @@ export function redacted(config: Readonly<Config>): Config {
   const copy = structuredClone(config) as Config;
   if (copy.redis?.url !== undefined) copy.redis.url = copy.redis.url.replace(/\/\/[^@/]*@/, '//***@');
   if (copy.access?.tokenSecret !== undefined) copy.access.tokenSecret = '***';
+  if (copy.api !== undefined) copy.api.key = '***';
   return copy;
 }

@@ -110,6 +110,15 @@ export const ConfigSchema = z
       .describe('structured logs on stderr')
       .default('info'),
     access: AccessSchema.optional(),
+    api: z
+      .strictObject({
+        key: z
+          .string()
+          .min(16)
+          .describe('the key backends send as Authorization: apikey KEY (a secret: prefer CONDUIT_API_KEY)'),
+      })
+      .describe('the server API for backends under /api/ (publish, history, presence, info); off without it')
+      .optional(),
     redis: RedisSchema.optional(),
     admission: AdmissionSchema.optional(),
   })

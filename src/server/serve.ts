@@ -11,6 +11,7 @@
  *   GET /hub/sse, GET /hub/poll, POST /hub/send   the hub over SSE and long-polling (hub-http.ts)
  *   GET  /sse?channel=NAME      SSE stream of a channel, resumable with Last-Event-ID (sse-channels.ts)
  *   POST /publish?channel=NAME  publish the body to a channel: 202 {"id": n}
+ *   POST /api/...               the server API for backends, with an API key (api.ts; off without one)
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -40,6 +41,7 @@ import type { WebSocketConnection } from '../transports/ws/connection.js';
 import { PreparedMessage } from '../transports/ws/prepared.js';
 import { WebSocketServer } from '../transports/ws/server.js';
 import { Admission, type AdmissionOptions } from './admission.js';
+import { type ApiOptions, ServerApi } from './api.js';
 import { Demo, type DemoOptions } from './demo.js';
 import { behindClose, replyJson } from './http-body.js';
 import { applyHttpLimits, type HttpLimitsOptions, resolveHttpLimits } from './http-limits.js';
@@ -89,6 +91,11 @@ export interface ServeOptions {
    * proxies whose X-Forwarded-For is believed. Answers: 429/503 with Retry-After, or close 1013.
    */
   admission?: AdmissionOptions;
+  /**
+   * The server API for backends under /api/ (api.ts): publish, history, presence, info, with
+   * `Authorization: apikey KEY`. Off (404) without a key.
+   */
+  api?: Omit<ApiOptions, 'bodyTimeoutMs'>;
   /** The hub's HTTP transports: poll timeout, POST size (hub-http.ts). */
   hubHttp?: HubHttpOptions;
   /**
@@ -177,6 +184,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     admission,
   );
   const hubPaths: readonly string[] = HUB_HTTP_PATHS;
+  const api =
+    options.api === undefined
+      ? null
+      : new ServerApi(hub, { bodyTimeoutMs: limits.bodyTimeoutMs, ...options.api });
   const onRequest = (
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
@@ -194,6 +205,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (hubPaths.includes(path)) {
       hubHttp.handle(req, res, path);
+    } else if (path.startsWith('/api/')) {
+      if (api === null) {
+        replyJson(res, 404, { code: 'NOT_FOUND', message: 'the server API is off: configure an API key' });
+      } else {
+        api.handle(req, res, path).catch(() => res.destroy());
+      }
     } else if (path === '/publish') {
       if (req.method === 'POST') channels.publish(req, res);
       else res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/plain' }).end('Method Not Allowed\n');

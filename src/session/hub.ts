@@ -438,9 +438,16 @@ export class Hub {
     }
   }
 
-  /** Publish from the server (no client, no cmid). */
-  async publish(channel: string, data: string): Promise<Publication> {
-    const publication = await this.publishTimed(channel, data, { from: null });
+  /**
+   * Publish from the server (no client, no cmid). With an idempotency key, a second publish with the
+   * same key (within the broker's memory of keys) publishes nothing and answers the first's position.
+   */
+  async publish(
+    channel: string,
+    data: string,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Publication> {
+    const publication = await this.publishTimed(channel, data, { from: null, ...options });
     this.counters.publications++;
     return publication;
   }

@@ -135,14 +135,19 @@ describe('loadConfig', () => {
     assert.equal(envName(['heartbeatMs']), 'CONDUIT_HEARTBEAT_MS');
   });
 
-  it('hides the Redis password and the token secret from what it logs', async () => {
+  it('hides the Redis password, the token secret and the API key from what it logs', async () => {
     const secret = 'a-token-secret-of-at-least-32-bytes!!';
     const config = await loadConfig({
-      env: { CONDUIT_REDIS_URL: 'redis://:s3cret@redis:6379/0', CONDUIT_ACCESS_TOKEN_SECRET: secret },
+      env: {
+        CONDUIT_REDIS_URL: 'redis://:s3cret@redis:6379/0',
+        CONDUIT_ACCESS_TOKEN_SECRET: secret,
+        CONDUIT_API_KEY: 'an-api-key-for-backends',
+      },
     });
+    assert.equal(config.api?.key, 'an-api-key-for-backends');
     assert.equal(config.access?.tokenSecret, secret);
     assert.equal(redacted(config).redis?.url, 'redis://***@redis:6379/0');
-    assert.doesNotMatch(JSON.stringify(redacted(config)), /s3cret|a-token-secret/);
+    assert.doesNotMatch(JSON.stringify(redacted(config)), /s3cret|a-token-secret|an-api-key/);
   });
 
   it('refuses a token secret under 32 bytes, naming the variable', async () => {
