@@ -47,7 +47,7 @@ at once for a Content-Length over it) in 10 s (408); at most 100 header fields a
 idle keep-alive connections close after 5 s. Connections held at once: the open-file limit (ulimit -n)
 less what is open at startup and 32; past it new ones are closed and a warning is logged (every 10 s).`;
 
-/** Each flag and the setting it gives (src/config/schema.ts); `true` for a boolean flag's value. */
+/** Each flag and the setting it gives (src/config/schema.ts), and the value a boolean flag sets. */
 const FLAGS: readonly (readonly [flag: string, path: string, value?: unknown])[] = [
   ['host', 'host'],
   ['port', 'port'],
