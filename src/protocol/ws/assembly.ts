@@ -73,9 +73,9 @@ export class MessageAssembly {
   /**
    * Add the next piece, unmasked. `target` is where the current frame ends within the message (its
    * declared end) and `cap` the most the message may be (that end for a final frame, else maxPayload;
-   * checked by the caller already): capacity never grows past `cap`. May throw a RangeError when memory cannot be allocated, or
-   * BudgetExceededError when the shared budget has no room: the caller fails its connection, never
-   * the process.
+   * checked by the caller already): capacity never grows past `cap`. May throw a RangeError when
+   * memory cannot be allocated, or BudgetExceededError when the shared budget has no room: the caller
+   * fails its connection, never the process.
    */
   push(piece: Buffer, target: number, cap: number): void {
     if (piece.length === 0) return;

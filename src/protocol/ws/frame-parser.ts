@@ -207,20 +207,19 @@ export class FrameParser {
           this.skip(take);
           const masked = (this.b1 & 0x80) !== 0;
           const whole = take === this.length;
-          const piece = source;
           if (masked && !whole && this.sink.framePayloadMasked !== undefined) {
             // Arrives in several reads: the sink copies it into place, unmasking as it goes.
             const phase = this.phase;
             this.remaining -= take;
             this.phase = (phase + take) & 3;
-            this.sink.framePayloadMasked(piece, keyBytes(this.maskKey), phase);
+            this.sink.framePayloadMasked(source, keyBytes(this.maskKey), phase);
             break;
           }
           // Unmasked in place: the chunk is ours (push() takes it), and no byte is copied here.
-          if (masked) unmaskInPlace(piece, keyBytes(this.maskKey), this.phase);
+          if (masked) unmaskInPlace(source, keyBytes(this.maskKey), this.phase);
           this.remaining -= take;
           if (masked) this.phase = (this.phase + take) & 3;
-          this.sink.framePayload(piece);
+          this.sink.framePayload(source);
           break;
         }
         case State.Halted:

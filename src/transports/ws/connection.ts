@@ -194,7 +194,7 @@ export class WebSocketConnection
         budget: options.budget,
         allowRsv1: options.deflate != null,
         generateMask: options.role === 'client' ? randomMask : undefined,
-        // Pongs are answered here, at most one waiting (answerPing).
+        // Pongs are answered here, at most MAX_PONGS_IN_FLIGHT on their way (answerPing).
         autoPong: false,
         onFrame: options.inspectFrames ? (f) => this.onCoreFrame(f) : undefined,
       },

@@ -323,6 +323,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       void this.upgrade(req, socket, head, cb);
       return;
     }
+    // Over once the upgrade settles, or once its socket closes (a handshake timed out while an
+    // application hook never answers keeps upgrade() pending, not its place in flight).
+    socket.once('close', admitted);
     this.upgrade(req, socket, head, cb).then(admitted, admitted);
   }
 

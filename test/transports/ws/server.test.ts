@@ -181,6 +181,28 @@ describe('WebSocketServer', () => {
     await wss.close();
   });
 
+  it('ends an admitted handshake when its socket closes, even while an authenticate hook never answers', async () => {
+    let inFlight = 0;
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handshakeTimeout: 200,
+      admit: () => {
+        inFlight++;
+        return () => {
+          inFlight--;
+        };
+      },
+      authenticate: () => new Promise(() => undefined),
+    });
+    const port = await listening(wss);
+    const raw = await silentClient(port);
+    await once(raw.socket, 'close');
+    await sleep(20);
+    assert.equal(inFlight, 0, 'the handshake no longer counts as in flight');
+    await wss.close();
+  });
+
   it('drops a handshake whose authenticate hook outlives the handshake timeout', async () => {
     const wss = new WebSocketServer({
       port: 0,
